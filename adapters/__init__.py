@@ -1,0 +1,74 @@
+"""The adapter registry: one place that maps names to ``"module:Class"``, imported lazily.
+
+Importing this package imports no backend library; a backend's module is imported on first use,
+so the STDP backend runs without TensorFlow and the harness runs without snntorch.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from adapters.base import GenerativeAdapter
+
+#: name -> "module:Class". The only registration point.
+ADAPTERS: dict[str, str] = {
+    "ann-vae": "adapters.ann:AnnVAE",
+    "ann-vae-gaussian": "adapters.ann:AnnGaussianVAE",
+    "ann-gan": "adapters.ann:AnnGAN",
+    "surrogate-vae": "adapters.surrogate:SurrogateVAE",
+    "surrogate-gan": "adapters.surrogate:SurrogateGAN",
+    "conversion-vae": "adapters.conversion:ConversionVAE",
+    "conversion-gan": "adapters.conversion:ConversionGAN",
+    "stdp-ae": "adapters.stdp:StdpAE",
+}
+
+#: Which extra / tox environment installs the library a backend module needs.
+INSTALL_HINTS: dict[str, str] = {
+    "snntorch": "pip install -e '.[surrogate]' (or run it through tox -e tests / tox -e quick)",
+    "spyker": "pip install -e '.[stdp]' (or run it through tox -e tests / tox -e quick)",
+    "tensorflow": "tox -e conversion (TensorFlow 2.21 + tf-keras + snntoolbox in their own env)",
+    "tf_keras": "tox -e conversion (TensorFlow 2.21 + tf-keras + snntoolbox in their own env)",
+    "snntoolbox": "tox -e conversion (TensorFlow 2.21 + tf-keras + snntoolbox in their own env)",
+}
+
+
+def available() -> list[str]:
+    """All registered adapter names, sorted."""
+    return sorted(ADAPTERS)
+
+
+def _unknown(name: str) -> ValueError:
+    close = difflib.get_close_matches(name, ADAPTERS, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ValueError(f"unknown adapter {name!r}{hint} Registered adapters: {available()}")
+
+
+def get_adapter_class(name: str) -> type[GenerativeAdapter]:
+    """Resolve a registered name to its class, importing its backend module on first use.
+
+    Raises:
+        ValueError: ``name`` is not registered (with a suggestion and the list of names).
+        ImportError: the backend's optional library is missing (names how to install it).
+    """
+    if name not in ADAPTERS:
+        raise _unknown(name)
+    module_name, class_name = ADAPTERS[name].split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        missing = (err.name or "").split(".")[0]
+        if missing in INSTALL_HINTS:
+            raise ImportError(
+                f"adapter {name!r} needs the optional library {missing!r}, which is not "
+                f"installed; install it with: {INSTALL_HINTS[missing]}"
+            ) from err
+        raise
+    return getattr(module, class_name)
+
+
+def create(name: str, config: Any = None) -> GenerativeAdapter:
+    """Instantiate a registered adapter with a config mapping or dataclass (unknown keys fail)."""
+    return get_adapter_class(name)(config)

@@ -1,0 +1,95 @@
+"""Spike coding shared by every backend: Bernoulli noise, rate coding and latency coding.
+
+All spike tensors are time-first ``(T, N, ...)``, float32, values in ``{0, 1}``. Every random
+function takes an explicit ``torch.Generator``; none touches global RNG state.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+CODINGS = ("rate", "latency")
+
+
+def make_generator(seed: int) -> torch.Generator:
+    """A CPU generator seeded with ``seed``."""
+    gen = torch.Generator()
+    gen.manual_seed(int(seed))
+    return gen
+
+
+def split_seed(seed: int, purpose: str) -> int:
+    """A deterministic sub-seed of ``seed`` for one purpose ("data", "init", "noise", ...)."""
+    acc = int(seed) * 1_000_003
+    for ch in purpose:
+        acc = (acc * 131 + ord(ch)) % (2**61 - 1)
+    return acc
+
+
+def bernoulli_noise(shape: tuple[int, ...], p: float | Tensor, *,
+                    generator: torch.Generator) -> Tensor:
+    """Bernoulli process: independent spikes with probability ``p``.
+
+    Args:
+        shape: output shape, e.g. ``(T, N, D)`` for a spike train or ``(N, D)`` for one draw.
+        p: firing probability in ``[0, 1]``; a scalar or a tensor broadcastable to ``shape``.
+        generator: the RNG to draw from.
+
+    Returns:
+        float32 tensor of ``shape`` with values in ``{0, 1}``.
+    """
+    probs = torch.as_tensor(p, dtype=torch.float32).expand(shape)
+    if bool(((probs < 0) | (probs > 1)).any()):
+        raise ValueError("Bernoulli probabilities must lie in [0, 1]")
+    return torch.bernoulli(probs, generator=generator)
+
+
+def rate_encode(x: Tensor, timesteps: int, *, generator: torch.Generator) -> Tensor:
+    """Rate (Bernoulli) coding: at each step a pixel of intensity ``v`` spikes with probability v.
+
+    Args:
+        x: intensities in ``[0, 1]``, shape ``(N, ...)``.
+        timesteps: ``T >= 1``.
+
+    Returns:
+        ``(T, N, ...)`` float32 spikes.
+    """
+    _check(x, timesteps)
+    return torch.bernoulli(x.unsqueeze(0).expand(timesteps, *x.shape).float(), generator=generator)
+
+
+def latency_encode(x: Tensor, timesteps: int, *, threshold: float = 0.01) -> Tensor:
+    """Temporal (time-to-first-spike) coding: one spike per pixel, brighter pixels earlier.
+
+    A pixel of intensity ``v > threshold`` spikes once at step ``round((1 - v) * (T - 1))``; pixels at
+    or below ``threshold`` never spike. Deterministic.
+
+    Args:
+        x: intensities in ``[0, 1]``, shape ``(N, ...)``.
+        timesteps: ``T >= 1``.
+        threshold: intensities at or below this stay silent.
+
+    Returns:
+        ``(T, N, ...)`` float32 spikes, at most one per pixel.
+    """
+    _check(x, timesteps)
+    t_fire = torch.round((1.0 - x.float()) * (timesteps - 1)).long()
+    steps = torch.arange(timesteps).view(timesteps, *([1] * x.dim()))
+    return ((steps == t_fire.unsqueeze(0)) & (x.unsqueeze(0) > threshold)).float()
+
+
+def encode(x: Tensor, timesteps: int, coding: str, *, generator: torch.Generator) -> Tensor:
+    """Encode intensities with the named coding (``"rate"`` or ``"latency"``)."""
+    if coding == "rate":
+        return rate_encode(x, timesteps, generator=generator)
+    if coding == "latency":
+        return latency_encode(x, timesteps)
+    raise ValueError(f"unknown coding {coding!r}; allowed: {list(CODINGS)}")
+
+
+def _check(x: Tensor, timesteps: int) -> None:
+    if timesteps < 1:
+        raise ValueError(f"timesteps must be >= 1, got {timesteps}")
+    if x.numel() and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
+        raise ValueError(f"intensities must lie in [0, 1], got [{float(x.min())}, {float(x.max())}]")
