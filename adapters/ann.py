@@ -1,0 +1,374 @@
+"""Non-spiking baselines: an MLP VAE with a Bernoulli latent (and a Gaussian-latent variant) and
+an MLP GAN fed Bernoulli noise.
+
+They use the same layer sizes and the same discrete noise as the spiking models, so a spiking
+row differs from its baseline by being spiking. Their operations are dense multiply-accumulates,
+measured with hooks on the real forward pass (every weight is multiplied, zeros included).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from adapters.base import FitReport, GenerativeAdapter, OpCounts, ProgressFn
+from adapters.coding import bernoulli_noise, make_generator, split_seed
+from adapters.io import atomic_torch_save, load_weights
+from adapters.opcount import OpCounter
+from adapters.seeding import init_parameters_
+
+PIXELS = 28 * 28
+_CHUNK = 1000  # inference batch: bounds memory for 10,000 samples
+
+
+def build_mlp(sizes: list[int], *, out_activation: str | None = None,
+              hidden_activation: str = "relu") -> nn.Sequential:
+    """Linear layers of ``sizes`` with an activation between them (none after the last Linear).
+
+    Args:
+        sizes: ``[in, hidden..., out]``, at least two entries.
+        out_activation: ``None`` or ``"sigmoid"``, appended after the last Linear.
+        hidden_activation: ``"relu"`` or ``"leaky_relu"`` (slope 0.2).
+    """
+    if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
+        raise ValueError(f"sizes must hold >= 2 positive ints, got {sizes}")
+    acts = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2)}
+    if hidden_activation not in acts:
+        raise ValueError(f"unknown hidden_activation {hidden_activation!r}; allowed: {sorted(acts)}")
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(acts[hidden_activation]())
+    if out_activation == "sigmoid":
+        layers.append(nn.Sigmoid())
+    elif out_activation is not None:
+        raise ValueError(f"unknown out_activation {out_activation!r}; allowed: None, 'sigmoid'")
+    return nn.Sequential(*layers)
+
+
+def _check_positive(config: Any, *names: str) -> None:
+    for name in names:
+        value = getattr(config, name)
+        if not value > 0:
+            raise ValueError(f"{type(config).__qualname__}.{name} must be > 0, got {value!r}")
+
+
+def _check_images(x: Tensor) -> None:
+    if not isinstance(x, Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"images must be a float tensor of shape (N, 1, 28, 28), got {shape}")
+    if x.numel() and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
+        raise ValueError("image values must lie in [0, 1]")
+
+
+def _batches(n: int, batch_size: int, gen: torch.Generator) -> list[Tensor]:
+    order = torch.randperm(n, generator=gen)
+    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+def _dense_counts(counter: OpCounter, n: int) -> OpCounts:
+    return counter.counts(n_samples=n, timesteps=1)
+
+
+class _AnnBase(GenerativeAdapter):
+    backend: ClassVar[str] = "ann"
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self._counts: OpCounts | None = None
+
+    def op_counts(self) -> OpCounts:
+        if self._counts is None:
+            raise RuntimeError(f"{self.name}: op_counts() needs a sample() or reconstruct() first")
+        return self._counts
+
+    def _modules(self) -> dict[str, nn.Module]:
+        raise NotImplementedError
+
+    def save(self, path: str | Path) -> None:
+        atomic_torch_save({"config": dataclasses.asdict(self.config),
+                           "state": {k: m.state_dict() for k, m in self._modules().items()}}, path)
+
+    def load(self, path: str | Path) -> None:
+        blob = load_weights(path)
+        saved = dict(blob["config"])
+        current = dataclasses.asdict(self.config)
+        if {k: list(v) if isinstance(v, tuple) else v for k, v in saved.items()} != \
+                {k: list(v) if isinstance(v, tuple) else v for k, v in current.items()}:
+            raise ValueError(f"{path} was saved with config {saved}, not {current}")
+        for key, module in self._modules().items():
+            module.load_state_dict(blob["state"][key])
+
+
+class AnnVAE(_AnnBase):
+    """MLP VAE with a Bernoulli latent ``z ∈ {0,1}^latent``.
+
+    Encoder ``784 → hidden → hidden → latent`` gives posterior firing probabilities
+    ``q = sigmoid(logits)``; ``z ~ Bernoulli(q)`` with a straight-through gradient
+    (``z = b + q - stop_grad(q)``) or a relaxed (binary-concrete) sample at temperature ``tau``.
+    Prior ``p(z) = Bernoulli(prior_p)`` per unit; loss = BCE(x, x̂) + ``kl_weight`` · KL(q ‖ p),
+    both summed over pixels/units and averaged over the batch. Decoder ``latent → hidden → hidden
+    → 784`` with a sigmoid. ``reconstruct`` uses the posterior mode ``z = [q > 0.5]``.
+    """
+
+    name: ClassVar[str] = "ann-vae"
+    family: ClassVar[str] = "vae"
+    capabilities: ClassVar[frozenset[str]] = frozenset({"sample", "reconstruct"})
+
+    @dataclass(frozen=True)
+    class Config:
+        hidden: int = 256
+        latent: int = 32
+        epochs: int = 10
+        batch_size: int = 128
+        lr: float = 1e-3
+        prior_p: float = 0.5
+        kl_weight: float = 1.0
+        estimator: str = "straight-through"
+        tau: float = 0.5
+
+        def __post_init__(self) -> None:
+            _check_positive(self, "hidden", "latent", "epochs", "batch_size", "lr", "tau")
+            if not 0.0 < self.prior_p < 1.0:
+                raise ValueError(f"prior_p must lie in (0, 1), got {self.prior_p}")
+            if self.kl_weight < 0:
+                raise ValueError(f"kl_weight must be >= 0, got {self.kl_weight}")
+            if self.estimator not in ("straight-through", "relaxed"):
+                raise ValueError(f"unknown estimator {self.estimator!r}; "
+                                 "allowed: 'straight-through', 'relaxed'")
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        c = self.config
+        self.encoder = build_mlp([PIXELS, c.hidden, c.hidden, c.latent])
+        self.decoder = build_mlp([c.latent, c.hidden, c.hidden, PIXELS], out_activation="sigmoid")
+        self.prior_p = c.prior_p
+
+    def _modules(self) -> dict[str, nn.Module]:
+        return {"encoder": self.encoder, "decoder": self.decoder}
+
+    def _latent(self, logits: Tensor, gen: torch.Generator) -> Tensor:
+        q = torch.sigmoid(logits)
+        if self.config.estimator == "relaxed":
+            u = torch.rand(q.shape, generator=gen).clamp(1e-6, 1 - 1e-6)
+            return torch.sigmoid((logits + torch.log(u) - torch.log1p(-u)) / self.config.tau)
+        b = torch.bernoulli(q.detach(), generator=gen)
+        return b + q - q.detach()
+
+    def _kl(self, logits: Tensor) -> Tensor:
+        q = torch.sigmoid(logits)
+        p = self.prior_p
+        # KL(Bern(q) || Bern(p)) with log q = logsigmoid(logits), log(1-q) = logsigmoid(-logits).
+        kl = q * (F.logsigmoid(logits) - math.log(p)) + (1 - q) * (F.logsigmoid(-logits) - math.log1p(-p))
+        return kl.sum(dim=1)
+
+    def fit(self, train: Tensor, *, seed: int, progress: ProgressFn | None = None) -> FitReport:
+        _check_images(train)
+        c = self.config
+        init_parameters_(self.encoder, make_generator(split_seed(seed, "init-enc")))
+        init_parameters_(self.decoder, make_generator(split_seed(seed, "init-dec")))
+        order_gen = make_generator(split_seed(seed, "data"))
+        noise_gen = make_generator(split_seed(seed, "noise-train"))
+        params = [*self.encoder.parameters(), *self.decoder.parameters()]
+        opt = torch.optim.Adam(params, lr=c.lr)
+        x_all = train.reshape(len(train), -1)
+        total = c.epochs * math.ceil(len(train) / c.batch_size)
+        history: dict[str, list[float]] = {"loss": [], "bce": [], "kl": []}
+        step, t0 = 0, time.perf_counter()
+        self.encoder.train()
+        self.decoder.train()
+        for _epoch in range(c.epochs):
+            sums = torch.zeros(3, dtype=torch.float64)
+            for idx in _batches(len(train), c.batch_size, order_gen):
+                x = x_all[idx]
+                logits = self.encoder(x)
+                z = self._latent(logits, noise_gen)
+                x_hat = self.decoder(z).clamp(1e-6, 1 - 1e-6)
+                bce = F.binary_cross_entropy(x_hat, x, reduction="none").sum(dim=1).mean()
+                kl = self._kl(logits).mean()
+                loss = bce + c.kl_weight * kl
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                sums += torch.tensor([loss.item(), bce.item(), kl.item()], dtype=torch.float64) * len(idx)
+                if progress is not None:
+                    progress(step, total, {"loss": loss.item()})
+            for key, value in zip(("loss", "bce", "kl"), (sums / len(train)).tolist(), strict=True):
+                history[key].append(value)
+        self.encoder.eval()
+        self.decoder.eval()
+        return FitReport(epochs=c.epochs, steps=step, train_seconds=time.perf_counter() - t0,
+                         history=history)
+
+    @torch.no_grad()
+    def _decode_counted(self, z: Tensor) -> Tensor:
+        counter = OpCounter().watch_synapses(self.decoder, dense=True)
+        with counter:
+            out = torch.cat([self.decoder(chunk) for chunk in z.split(_CHUNK)])
+        self._counts = _dense_counts(counter, len(z))
+        return out.reshape(-1, 1, 28, 28)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, seed: int) -> Tensor:
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        z = bernoulli_noise((n, self.config.latent), self.prior_p,
+                            generator=make_generator(split_seed(seed, "noise")))
+        return self._decode_counted(z)
+
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor) -> Tensor:
+        _check_images(x)
+        counter = OpCounter().watch_synapses(self.encoder, dense=True)
+        with counter:
+            logits = torch.cat([self.encoder(chunk) for chunk in x.reshape(len(x), -1).split(_CHUNK)])
+        z = (logits > 0).float()
+        enc_macs = counter.macs
+        out = self._decode_counted(z)
+        # Reconstruction costs the encoder too.
+        self._counts = dataclasses.replace(self._counts, macs=self._counts.macs + enc_macs / len(x))
+        return out
+
+
+class AnnGaussianVAE(AnnVAE):
+    """The textbook VAE for reference: Gaussian latent ``z = μ + σ·ε``, prior N(0, I).
+
+    Same sizes as :class:`AnnVAE`; the encoder outputs ``2·latent`` values (μ, log σ²). Its noise is
+    Gaussian, which a spiking network cannot take as it is; it is a second, non-spiking row.
+    ``reconstruct`` decodes ``z = μ``.
+    """
+
+    name: ClassVar[str] = "ann-vae-gaussian"
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        c = self.config
+        self.encoder = build_mlp([PIXELS, c.hidden, c.hidden, 2 * c.latent])
+
+    def _latent(self, stats: Tensor, gen: torch.Generator) -> Tensor:
+        mu, logvar = stats.chunk(2, dim=1)
+        return mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=gen)
+
+    def _kl(self, stats: Tensor) -> Tensor:
+        mu, logvar = stats.chunk(2, dim=1)
+        return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, seed: int) -> Tensor:
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        z = torch.randn((n, self.config.latent), generator=make_generator(split_seed(seed, "noise")))
+        return self._decode_counted(z)
+
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor) -> Tensor:
+        _check_images(x)
+        counter = OpCounter().watch_synapses(self.encoder, dense=True)
+        with counter:
+            stats = torch.cat([self.encoder(c) for c in x.reshape(len(x), -1).split(_CHUNK)])
+        enc_macs = counter.macs
+        out = self._decode_counted(stats.chunk(2, dim=1)[0])
+        self._counts = dataclasses.replace(self._counts, macs=self._counts.macs + enc_macs / len(x))
+        return out
+
+
+class AnnGAN(_AnnBase):
+    """MLP GAN whose generator is fed Bernoulli noise ``z ∈ {0,1}^noise_dim``.
+
+    Generator ``noise_dim → hidden → hidden → 784`` (ReLU, sigmoid out); discriminator
+    ``784 → hidden → hidden → 1`` (LeakyReLU 0.2). Non-saturating loss
+    ``L_D = softplus(-D(x)) + softplus(D(G(z)))``, ``L_G = softplus(-D(G(z)))``, with one-sided
+    label smoothing (real target ``smooth``) and Adam(β₁ = 0.5).
+    """
+
+    name: ClassVar[str] = "ann-gan"
+    family: ClassVar[str] = "gan"
+    capabilities: ClassVar[frozenset[str]] = frozenset({"sample"})
+
+    @dataclass(frozen=True)
+    class Config:
+        hidden: int = 256
+        noise_dim: int = 32
+        epochs: int = 20
+        batch_size: int = 128
+        lr: float = 2e-4
+        noise_p: float = 0.5
+        smooth: float = 0.9
+
+        def __post_init__(self) -> None:
+            _check_positive(self, "hidden", "noise_dim", "epochs", "batch_size", "lr")
+            if not 0.0 < self.noise_p < 1.0:
+                raise ValueError(f"noise_p must lie in (0, 1), got {self.noise_p}")
+            if not 0.5 < self.smooth <= 1.0:
+                raise ValueError(f"smooth must lie in (0.5, 1], got {self.smooth}")
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        c = self.config
+        self.generator = build_mlp([c.noise_dim, c.hidden, c.hidden, PIXELS], out_activation="sigmoid")
+        self.discriminator = build_mlp([PIXELS, c.hidden, c.hidden, 1], hidden_activation="leaky_relu")
+        self.prior_p = c.noise_p
+
+    def _modules(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator, "discriminator": self.discriminator}
+
+    def fit(self, train: Tensor, *, seed: int, progress: ProgressFn | None = None) -> FitReport:
+        _check_images(train)
+        c = self.config
+        init_parameters_(self.generator, make_generator(split_seed(seed, "init-gen")))
+        init_parameters_(self.discriminator, make_generator(split_seed(seed, "init-disc")))
+        order_gen = make_generator(split_seed(seed, "data"))
+        noise_gen = make_generator(split_seed(seed, "noise-train"))
+        opt_g = torch.optim.Adam(self.generator.parameters(), lr=c.lr, betas=(0.5, 0.999))
+        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=c.lr, betas=(0.5, 0.999))
+        x_all = train.reshape(len(train), -1)
+        total = c.epochs * math.ceil(len(train) / c.batch_size)
+        history: dict[str, list[float]] = {"loss_d": [], "loss_g": []}
+        step, t0 = 0, time.perf_counter()
+        for _epoch in range(c.epochs):
+            sums = torch.zeros(2, dtype=torch.float64)
+            for idx in _batches(len(train), c.batch_size, order_gen):
+                x = x_all[idx]
+                z = bernoulli_noise((len(idx), c.noise_dim), c.noise_p, generator=noise_gen)
+                fake = self.generator(z)
+                d_real = self.discriminator(x)
+                d_fake = self.discriminator(fake.detach())
+                loss_d = (F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, c.smooth))
+                          + F.softplus(d_fake).mean())
+                opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                opt_d.step()
+                loss_g = F.softplus(-self.discriminator(fake)).mean()
+                opt_g.zero_grad(set_to_none=True)
+                loss_g.backward()
+                opt_g.step()
+                step += 1
+                sums += torch.tensor([loss_d.item(), loss_g.item()], dtype=torch.float64) * len(idx)
+                if progress is not None:
+                    progress(step, total, {"loss_d": loss_d.item(), "loss_g": loss_g.item()})
+            for key, value in zip(("loss_d", "loss_g"), (sums / len(train)).tolist(), strict=True):
+                history[key].append(value)
+        return FitReport(epochs=c.epochs, steps=step, train_seconds=time.perf_counter() - t0,
+                         history=history)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, seed: int) -> Tensor:
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        z = bernoulli_noise((n, self.config.noise_dim), self.prior_p,
+                            generator=make_generator(split_seed(seed, "noise")))
+        counter = OpCounter().watch_synapses(self.generator, dense=True)
+        with counter:
+            out = torch.cat([self.generator(chunk) for chunk in z.split(_CHUNK)])
+        self._counts = _dense_counts(counter, n)
+        return out.reshape(-1, 1, 28, 28)

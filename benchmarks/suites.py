@@ -1,0 +1,187 @@
+"""Suite files: which adapters (with which configs) x data sets x seeds x budgets a run covers.
+
+A suite is a TOML file in ``benchmarks/suites/`` (or any path)::
+
+    [suite]
+    name = "quick"
+    description = "..."
+    datasets = ["mnist", "fashion-mnist"]
+    seeds = [0, 1, 2]
+    n_train = 60000          # train images given to fit (0 = the whole split)
+    n_eval = 10000           # generated samples, and test images, for FID/KID/PR
+    n_recon = 10000          # test images for reconstruction error
+    threads = 2              # torch.set_num_threads for every cell (recorded)
+    energy_model = "horowitz-45nm"
+
+    [[entry]]
+    label = "surrogate-vae-T8"   # row name; unique in the suite; defaults to the adapter name
+    adapter = "surrogate-vae"    # a registered adapter
+    config = { timesteps = 8 }   # checked against the adapter's Config when the cell runs
+    cpus = 1                     # resources of one cell (the Ray executor asks for them)
+    gpus = 0
+    seeds = [0]                  # optional: this entry's seeds instead of the suite's
+
+Unknown keys anywhere are errors, not silently ignored.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+import adapters
+from benchmarks.data import DATASETS
+
+SUITES_DIR = Path(__file__).parent / "suites"
+_LABEL = re.compile(r"^[a-z0-9][a-z0-9.\-]*$")
+
+
+@dataclass(frozen=True)
+class Entry:
+    label: str
+    adapter: str
+    config: dict[str, Any] = field(default_factory=dict)
+    cpus: float = 1.0
+    gpus: float = 0.0
+    seeds: tuple[int, ...] | None = None  # overrides the suite's seeds (e.g. a one-seed sweep)
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    datasets: tuple[str, ...]
+    seeds: tuple[int, ...]
+    entries: tuple[Entry, ...]
+    n_train: int = 0
+    n_eval: int = 10_000
+    n_recon: int = 10_000
+    threads: int = 2
+    energy_model: str = "horowitz-45nm"
+    path: str = ""
+
+    def entry(self, label: str) -> Entry:
+        for e in self.entries:
+            if e.label == label:
+                return e
+        raise ValueError(f"suite {self.name!r} has no entry {label!r}; "
+                         f"entries: {[e.label for e in self.entries]}")
+
+
+_SUITE_KEYS = {"name", "description", "datasets", "seeds", "n_train", "n_eval", "n_recon",
+               "threads", "energy_model"}
+_ENTRY_KEYS = {"label", "adapter", "config", "cpus", "gpus", "seeds"}
+
+
+def available_suites() -> list[str]:
+    return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
+
+
+def suite_path(name_or_path: str | Path) -> Path:
+    """A suite name (``quick``) or a path to a TOML file."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml" or candidate.exists():
+        if not candidate.is_file():
+            raise ValueError(f"suite file {candidate} does not exist")
+        return candidate
+    path = SUITES_DIR / f"{name_or_path}.toml"
+    if not path.is_file():
+        close = difflib.get_close_matches(str(name_or_path), available_suites(), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown suite {str(name_or_path)!r}{hint} "
+                         f"Available suites: {available_suites()}")
+    return path
+
+
+def _fail(path: Path, msg: str) -> ValueError:
+    return ValueError(f"bad suite file {path}: {msg}")
+
+
+def _unknown_keys(path: Path, where: str, got: dict, allowed: set[str]) -> None:
+    unknown = sorted(set(got) - allowed)
+    if unknown:
+        raise _fail(path, f"unknown key(s) {unknown} in {where}; allowed: {sorted(allowed)}")
+
+
+def _seeds(path: Path, where: str, seeds: Any) -> tuple[int, ...]:
+    if not isinstance(seeds, list) or not seeds or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise _fail(path, f"{where}: seeds must be a non-empty list of ints >= 0, got {seeds!r}")
+    return tuple(seeds)
+
+
+def load_suite(name_or_path: str | Path) -> Suite:
+    """Read and validate a suite file.
+
+    Raises:
+        ValueError: unknown suite, TOML syntax error, unknown keys, unknown adapters or data sets,
+            duplicate labels, bad numbers — each naming the file and what is allowed.
+    """
+    path = suite_path(name_or_path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise _fail(path, f"not valid TOML ({err})") from err
+    _unknown_keys(path, "the top level", raw, {"suite", "entry"})
+    head = raw.get("suite")
+    if not isinstance(head, dict):
+        raise _fail(path, "missing the [suite] table")
+    _unknown_keys(path, "[suite]", head, _SUITE_KEYS)
+    for key in ("name", "datasets", "seeds"):
+        if key not in head:
+            raise _fail(path, f"[suite] needs {key!r}")
+    datasets = head["datasets"]
+    if not isinstance(datasets, list) or not datasets:
+        raise _fail(path, "datasets must be a non-empty list")
+    for d in datasets:
+        if d not in DATASETS:
+            raise _fail(path, f"unknown dataset {d!r}; allowed: {list(DATASETS)}")
+    seeds = _seeds(path, "[suite]", head["seeds"])
+    ints = {}
+    for key, default, low in (("n_train", 0, 0), ("n_eval", 10_000, 1), ("n_recon", 10_000, 0),
+                              ("threads", 2, 1)):
+        value = head.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise _fail(path, f"{key} must be an int >= {low}, got {value!r}")
+        ints[key] = value
+    raw_entries = raw.get("entry", [])
+    if not isinstance(raw_entries, list) or not raw_entries:
+        raise _fail(path, "needs at least one [[entry]]")
+    entries = []
+    for i, item in enumerate(raw_entries):
+        _unknown_keys(path, f"entry #{i + 1}", item, _ENTRY_KEYS)
+        name = item.get("adapter")
+        if name not in adapters.ADAPTERS:
+            close = difflib.get_close_matches(str(name), adapters.ADAPTERS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise _fail(path, f"entry #{i + 1}: unknown adapter {name!r}{hint}; "
+                              f"registered: {adapters.available()}")
+        label = item.get("label", name)
+        if not isinstance(label, str) or not _LABEL.match(label):
+            raise _fail(path, f"entry #{i + 1}: label {label!r} must match {_LABEL.pattern}")
+        config = item.get("config", {})
+        if not isinstance(config, dict):
+            raise _fail(path, f"entry {label!r}: config must be a table")
+        cpus, gpus = item.get("cpus", 1), item.get("gpus", 0)
+        if not isinstance(cpus, int | float) or cpus <= 0 or not isinstance(gpus, int | float) or gpus < 0:
+            raise _fail(path, f"entry {label!r}: cpus must be > 0 and gpus >= 0")
+        entry_seeds = _seeds(path, f"entry {label!r}", item["seeds"]) if "seeds" in item else None
+        entries.append(Entry(label=label, adapter=name, config=config, cpus=float(cpus),
+                             gpus=float(gpus), seeds=entry_seeds))
+    labels = [e.label for e in entries]
+    dupes = sorted({x for x in labels if labels.count(x) > 1})
+    if dupes:
+        raise _fail(path, f"duplicate entry labels {dupes}")
+    return Suite(name=str(head["name"]), description=str(head.get("description", "")),
+                 datasets=tuple(datasets), seeds=tuple(seeds), entries=tuple(entries),
+                 energy_model=str(head.get("energy_model", "horowitz-45nm")), path=str(path),
+                 **ints)

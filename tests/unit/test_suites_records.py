@@ -1,0 +1,119 @@
+"""Suite files and records: strict parsing, atomic writes, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import records as rec
+from benchmarks.runner import select_cells
+from benchmarks.suites import available_suites, load_suite
+
+GOOD = """
+[suite]
+name = "t"
+datasets = ["mnist"]
+seeds = [0, 1]
+n_train = 100
+n_eval = 50
+
+[[entry]]
+adapter = "ann-vae"
+config = { epochs = 1 }
+
+[[entry]]
+label = "ann-gan-small"
+adapter = "ann-gan"
+seeds = [1]
+"""
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_suites_parse():
+    assert {"smoke", "ci", "quick", "full"} <= set(available_suites())
+    for name in available_suites():
+        suite = load_suite(name)
+        assert suite.name == name and suite.entries
+
+
+def test_good_suite_and_cell_selection(tmp_path):
+    suite = load_suite(_write(tmp_path, GOOD))
+    assert [e.label for e in suite.entries] == ["ann-vae", "ann-gan-small"]
+    cells = select_cells(suite)
+    assert [c.cell_id for c in cells] == ["ann-vae__mnist__seed0", "ann-vae__mnist__seed1",
+                                          "ann-gan-small__mnist__seed1"]
+    assert [c.cell_id for c in select_cells(suite, labels=["ann-gan"])] == \
+        ["ann-gan-small__mnist__seed1"]
+    with pytest.raises(ValueError, match=r"no seed\(s\) \[7\]; allowed: \[0, 1\]"):
+        select_cells(suite, seeds=[7])
+    with pytest.raises(ValueError, match=r"does not cover dataset\(s\) \['fashion-mnist'\]"):
+        select_cells(suite, datasets=["fashion-mnist"])
+    with pytest.raises(ValueError, match=r"no entry or adapter \['nope'\]"):
+        select_cells(suite, labels=["nope"])
+
+
+@pytest.mark.parametrize("text, message", [
+    (GOOD.replace("n_eval = 50", "n_evals = 50"), r"unknown key\(s\) \['n_evals'\] in \[suite\]"),
+    (GOOD.replace('adapter = "ann-gan"', 'adapter = "ann-gam"'),
+     r"unknown adapter 'ann-gam' \(did you mean 'ann-gan'\?\)"),
+    (GOOD.replace('datasets = ["mnist"]', 'datasets = ["cifar10"]'),
+     r"unknown dataset 'cifar10'; allowed: \['mnist', 'fashion-mnist'\]"),
+    (GOOD.replace("seeds = [0, 1]", "seeds = [-1]"), "seeds must be a non-empty list"),
+    (GOOD.replace('label = "ann-gan-small"', 'label = "ann-vae"'), "duplicate entry labels"),
+    (GOOD.replace("[[entry]]\nadapter", "[[entry]]\ncolour = 1\nadapter", 1),
+     r"unknown key\(s\) \['colour'\] in entry #1"),
+    ("[suite\nname=", "not valid TOML"),
+])
+def test_bad_suite_files_are_rejected_with_the_reason(tmp_path, text, message):
+    with pytest.raises(ValueError, match=message):
+        load_suite(_write(tmp_path, text))
+
+
+def test_unknown_suite_name_lists_available():
+    with pytest.raises(ValueError, match=r"unknown suite 'quik'; did you mean 'quick'\?"):
+        load_suite("quik")
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    path = tmp_path / "r.json"
+    rec.write_json_atomic(path, {"a": 1})
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(json, "dump", boom)
+    with pytest.raises(KeyboardInterrupt):
+        rec.write_json_atomic(path, {"a": 2})
+    assert json.loads(path.read_text()) == {"a": 1}  # the old record survives whole
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temp file left
+
+
+def test_non_finite_numbers_become_null(tmp_path):
+    path = tmp_path / "r.json"
+    rec.write_json_atomic(path, {"fid": float("nan"), "x": [float("inf"), 1.0]})
+    assert json.loads(path.read_text()) == {"fid": None, "x": [None, 1.0]}
+
+
+def test_read_record_names_the_file_and_problem(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"schema_version": 99}))
+    with pytest.raises(ValueError, match=r"bad.json has schema_version 99"):
+        rec.read_record(bad)
+    bad.write_text(json.dumps({"schema_version": 1, "suite": "x"}))
+    with pytest.raises(ValueError, match=r"bad.json lacks key\(s\) \['cell_id'"):
+        rec.read_record(bad)
+    bad.write_text("{")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        rec.read_record(bad)
+
+
+def test_config_hash_is_order_independent_and_sensitive():
+    a = rec.config_hash({"x": 1, "y": [1, 2]})
+    assert a == rec.config_hash({"y": [1, 2], "x": 1})
+    assert a != rec.config_hash({"x": 2, "y": [1, 2]})
