@@ -35,6 +35,33 @@ INSTALL_HINTS: dict[str, str] = {
 }
 
 
+#: Libraries each backend module needs beyond the core dependencies.
+BACKEND_LIBRARIES: dict[str, tuple[str, ...]] = {
+    "ann": (),
+    "surrogate": ("snntorch",),
+    "stdp": ("spyker",),
+    "conversion": ("tensorflow", "tf_keras", "snntoolbox"),
+}
+
+#: Backends that run in their own tox environment and process (TensorFlow stays out of the main one).
+ISOLATED_BACKENDS: dict[str, str] = {"conversion": "conversion"}
+
+
+def backend_of(name: str) -> str:
+    """The backend module of a registered adapter name (without importing it)."""
+    if name not in ADAPTERS:
+        raise _unknown(name)
+    return ADAPTERS[name].split(":")[0].rsplit(".", 1)[-1]
+
+
+def missing_libraries(name: str) -> list[str]:
+    """Optional libraries the adapter ``name`` needs that are not installed here."""
+    import importlib.util
+
+    return [lib for lib in BACKEND_LIBRARIES.get(backend_of(name), ())
+            if importlib.util.find_spec(lib) is None]
+
+
 def available() -> list[str]:
     """All registered adapter names, sorted."""
     return sorted(ADAPTERS)

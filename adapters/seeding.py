@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import parametrize
 
 
 @torch.no_grad()
@@ -21,9 +23,20 @@ def init_parameters_(model: nn.Module, generator: torch.Generator) -> nn.Module:
     """
     for module in model.modules():
         if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)
+            weight = module.weight
+            if parametrize.is_parametrized(module, "weight"):
+                # e.g. spectral norm: initialise the raw weight and the power-iteration vectors,
+                # which torch would otherwise draw from the global RNG.
+                weight = module.parametrizations.weight.original
+                for p in module.parametrizations.weight:
+                    for name in ("_u", "_v"):
+                        vec = getattr(p, name, None)
+                        if vec is not None:
+                            vec.copy_(F.normalize(torch.randn(vec.shape, generator=generator),
+                                                  dim=0, eps=p.eps))
+            nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
             if module.bias is not None:
-                fan_in, _ = nn.init._calculate_fan_in_and_fan_out(module.weight)
+                fan_in, _ = nn.init._calculate_fan_in_and_fan_out(weight)
                 bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
                 nn.init.uniform_(module.bias, -bound, bound, generator=generator)
         elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm)):

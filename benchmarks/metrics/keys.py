@@ -24,6 +24,7 @@ KID_STD = "kid_std"
 PRECISION = "precision"
 RECALL = "recall"
 FID_INCEPTION = "fid_inception"
+FID_ANN_BOUND = "fid_ann_bound"
 FID_DATA_FLOOR = "fid_data_floor"
 FID_NOISE_CEILING = "fid_noise_ceiling"
 CLASSES_COVERED = "classes_covered"
@@ -53,6 +54,8 @@ METRICS: dict[str, MetricSpec] = {
         MetricSpec(PRECISION, True, "Precision", "", "improved precision (k-NN manifold)"),
         MetricSpec(RECALL, True, "Recall", "", "improved recall (k-NN manifold)"),
         MetricSpec(FID_INCEPTION, False, "FID (Inception)", "", "FID with InceptionV3 features"),
+        MetricSpec(FID_ANN_BOUND, False, "FID (ANN bound)", "",
+                   "FID of the converted network's own ANN on the same noise"),
         MetricSpec(FID_DATA_FLOOR, None, "FID floor", "", "FID of real train vs test images"),
         MetricSpec(FID_NOISE_CEILING, None, "FID ceiling", "", "FID of Bernoulli noise vs test"),
         MetricSpec(CLASSES_COVERED, True, "Classes", "", "classes among samples (feature net)"),

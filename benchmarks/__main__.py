@@ -1,0 +1,198 @@
+"""Command line: ``python -m benchmarks {data,run,tables,sample,list}``.
+
+stdout is data, stderr is talk: progress bars and logs go to stderr; ``--json`` prints only JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from benchmarks.runner import DEFAULT_RESULTS
+
+log = logging.getLogger("benchmarks")
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    from benchmarks import data
+
+    names = list(data.DATASETS) if args.name == "all" else [args.name]
+    out = {}
+    for name in names:
+        folder = data.fetch(name, data_dir=args.data_dir)
+        out[name] = {"path": str(folder), "checksum": data.checksum(name)}
+        log.info("%s: verified in %s", name, folder)
+    if args.json:
+        print(json.dumps(out, indent=2))
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from benchmarks.runner import run_suite, select_cells
+    from benchmarks.suites import load_suite
+
+    suite = load_suite(args.suite)
+    cells = select_cells(suite, labels=args.adapters, datasets=args.datasets, seeds=args.seeds)
+    if args.executor == "ray":
+        try:
+            from benchmarks.ray_executor import run_suite_ray
+        except ImportError as err:
+            raise SystemExit(f"--executor ray needs Ray: pip install -e '.[ray]' ({err})") from err
+        records = run_suite_ray(suite, cells, results_dir=args.results_dir, force=args.force,
+                                address=args.address)
+    else:
+        records = run_suite(suite, cells, results_dir=args.results_dir, force=args.force)
+    summary = {r["cell_id"]: r["status"] for r in records}
+    failed = [k for k, v in summary.items() if v == "failed"]
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        for cid, status in summary.items():
+            print(f"{status:8s} {cid}")
+    if failed:
+        log.error("%d of %d cells failed: %s", len(failed), len(records), ", ".join(failed))
+    if not args.no_tables:
+        _tables(args.results_dir, suite.name)
+    return 1 if failed else 0
+
+
+def _tables(results_dir: Path, suite: str) -> list[Path]:
+    from benchmarks.figures import write_figures
+    from benchmarks.tables import load_records, write_tables
+
+    root = Path(results_dir) / suite
+    records = load_records(root / "records")
+    written = write_tables(records, root / "tables")
+    written += write_figures(records, root / "figures")
+    for path in written:
+        log.info("wrote %s", path)
+    return written
+
+
+def _cmd_tables(args: argparse.Namespace) -> int:
+    from benchmarks.suites import suite_path
+
+    name = args.suite
+    if not (Path(args.results_dir) / name / "records").is_dir():
+        suite_path(name)  # a clear error for a typo
+        raise SystemExit(f"no records for suite {name!r} under {args.results_dir}; "
+                         f"run: python -m benchmarks run --suite {name}")
+    written = _tables(args.results_dir, name)
+    if args.json:
+        print(json.dumps([str(p) for p in written], indent=2))
+    return 0
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    import adapters
+    from benchmarks.records import cell_id
+    from benchmarks.suites import load_suite
+
+    suite = load_suite(args.suite)
+    entry = suite.entry(args.adapter) if args.adapter in {e.label for e in suite.entries} else \
+        next((e for e in suite.entries if e.adapter == args.adapter), None)
+    if entry is None:
+        raise SystemExit(f"suite {suite.name!r} has no entry {args.adapter!r}; "
+                         f"entries: {[e.label for e in suite.entries]}")
+    model_file = Path(args.results_dir) / suite.name / "models" / \
+        f"{cell_id(entry.label, args.dataset, args.seed)}.pt"
+    if not model_file.is_file():
+        raise SystemExit(f"no trained model at {model_file}; train it with: python -m benchmarks "
+                         f"run --suite {suite.name} --adapters {entry.label} --datasets "
+                         f"{args.dataset} --seeds {args.seed}")
+    model = adapters.create(entry.adapter, entry.config)
+    model.load(model_file)
+    images = model.sample(args.n, seed=args.sample_seed)
+    uint8 = (images.squeeze(1).clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out, images=uint8)
+    log.info("wrote %d samples (%s) to %s", args.n, "x".join(map(str, uint8.shape)), out)
+    if args.json:
+        print(json.dumps({"out": str(out), "shape": list(uint8.shape)}))
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    import adapters
+    from benchmarks.suites import available_suites
+
+    payload = {"adapters": adapters.available(), "suites": available_suites()}
+    if args.json:
+        print(json.dumps(payload, indent=2))
+    else:
+        print("adapters: " + ", ".join(payload["adapters"]))
+        print("suites:   " + ", ".join(payload["suites"]))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks",
+                                     description="SpikeGenBench: generative SNN benchmark suite")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("data", help="fetch and verify data sets")
+    p.add_argument("action", choices=["fetch"])
+    p.add_argument("name", choices=["mnist", "fashion-mnist", "all"])
+    p.add_argument("--data-dir", default=None,
+                   help="folder with idx files you already have (or SPIKEGENBENCH_DATA_DIR)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_data)
+
+    p = sub.add_parser("run", help="run a suite's cells and write records, tables and figures")
+    p.add_argument("--suite", required=True, help="suite name (benchmarks/suites/*.toml) or path")
+    p.add_argument("--adapters", nargs="+", default=None, help="entry labels or adapter names")
+    p.add_argument("--datasets", nargs="+", default=None)
+    p.add_argument("--seeds", nargs="+", type=int, default=None)
+    p.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS)
+    p.add_argument("--force", action="store_true", help="re-run cells that are already recorded")
+    p.add_argument("--no-tables", action="store_true", help="do not rebuild tables afterwards")
+    p.add_argument("--executor", choices=["local", "ray"], default="local")
+    p.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("tables", help="build tables and figures from a suite's records")
+    p.add_argument("--suite", required=True)
+    p.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_tables)
+
+    p = sub.add_parser("sample", help="write fresh samples from a trained cell's saved model")
+    p.add_argument("--suite", required=True)
+    p.add_argument("--adapter", required=True, help="entry label or adapter name")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--seed", type=int, required=True, help="the cell's training seed")
+    p.add_argument("-n", type=int, default=100, help="number of samples")
+    p.add_argument("--sample-seed", type=int, default=12345, help="seed of the Bernoulli noise")
+    p.add_argument("--out", required=True, help="output .npz (images: uint8 N x 28 x 28)")
+    p.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_sample)
+
+    p = sub.add_parser("list", help="list registered adapters and suites")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, ImportError, FileNotFoundError) as err:
+        log.error("%s", err)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+"""Per adapter: a config that trains in about a second on 64 tiny images (contract test only).
+
+Every registered adapter must have an entry; ``test_every_adapter_has_a_tiny_config`` checks it.
+"""
+
+from __future__ import annotations
+
+TINY_CONFIGS: dict[str, dict] = {
+    "ann-vae": {"epochs": 1, "hidden": 32, "latent": 8, "batch_size": 32},
+    "ann-vae-gaussian": {"epochs": 1, "hidden": 32, "latent": 8, "batch_size": 32},
+    "ann-gan": {"epochs": 1, "hidden": 32, "noise_dim": 8, "batch_size": 32},
+    "surrogate-vae": {},  # filled in by the surrogate backend
+    "surrogate-gan": {},  # filled in by the surrogate backend
+    "conversion-vae": {"epochs": 1, "hidden": 32, "latent": 8, "batch_size": 32, "timesteps": 10,
+                       "sim_batch_size": 16, "norm_samples": 64, "sweep_samples": 16},
+    "conversion-gan": {"epochs": 1, "hidden": 32, "noise_dim": 8, "batch_size": 32, "timesteps": 10,
+                       "sim_batch_size": 16, "norm_samples": 64, "sweep_samples": 16},
+    "stdp-ae": {},  # filled in by the STDP backend
+}

@@ -1,0 +1,44 @@
+"""The smoke suite end to end on the real data: records, tables, figures, determinism."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks.__main__ import main
+from benchmarks.metrics import keys as K
+
+pytestmark = pytest.mark.slow
+
+
+def _metrics(results, suite="smoke"):
+    out = {}
+    for path in sorted((results / suite / "records").glob("*.json")):
+        record = json.loads(path.read_text())
+        assert record["status"] == "ok", record["error"]
+        out[record["cell_id"]] = record["metrics"]
+    return out
+
+
+def test_smoke_suite_runs_end_to_end_and_reproduces_itself(tmp_path, capsys):
+    results = tmp_path / "results"
+    assert main(["run", "--suite", "smoke", "--results-dir", str(results), "--json"]) == 0
+    first = _metrics(results)
+    assert set(first) == {"ann-vae__mnist__seed0", "ann-gan__mnist__seed0"}
+    vae = first["ann-vae__mnist__seed0"]
+    # Even one epoch on 2,000 images must beat Bernoulli noise, and nothing beats real data.
+    assert vae[K.FID_DATA_FLOOR] < vae[K.FID] < vae[K.FID_NOISE_CEILING]
+    assert vae[K.FEATURE_NET_ACCURACY] >= 0.99
+    assert 0 < vae[K.RECON_MSE] < 0.1
+    tables = results / "smoke" / "tables"
+    assert {p.name for p in tables.iterdir()} >= {"summary.md", "summary.tex", "summary.csv"}
+    assert "ann-vae" in (tables / "summary.md").read_text()
+
+    # Same suite, seed and machine: the same numbers, bit for bit.
+    assert main(["run", "--suite", "smoke", "--results-dir", str(results), "--force",
+                 "--no-tables"]) == 0
+    second = _metrics(results)
+    for cid, metrics in first.items():
+        for key in (K.FID, K.KID, K.PRECISION, K.RECALL, K.RECON_MSE, K.MACS, K.ENERGY_NJ):
+            assert second[cid][key] == metrics[key], (cid, key)

@@ -1,0 +1,174 @@
+"""The runner on tiny synthetic data: records, failures, resume, determinism, sample command."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pytest
+import torch
+
+import adapters
+from adapters.ann import AnnVAE
+from benchmarks.__main__ import main
+from benchmarks.metrics import keys as K
+from benchmarks.runner import run_suite, select_cells
+from benchmarks.suites import load_suite
+
+SUITE = """
+[suite]
+name = "unit"
+datasets = ["mnist"]
+seeds = [0]
+n_train = 128
+n_eval = 64
+n_recon = 32
+threads = 1
+
+[[entry]]
+adapter = "ann-vae"
+config = { epochs = 1, hidden = 32, latent = 8 }
+
+[[entry]]
+adapter = "broken-vae"
+
+[[entry]]
+adapter = "ann-gan"
+config = { epochs = 1, hidden = 32, noise_dim = 8 }
+"""
+
+
+class BrokenVAE(AnnVAE):
+    """An adapter whose training always fails: its cell must be recorded as failed."""
+
+    name: ClassVar[str] = "broken-vae"
+
+    def fit(self, train, *, seed, progress=None):
+        raise RuntimeError("deliberately broken")
+
+
+def _blobs(n: int, seed: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, 28, 28, generator=gen) * 0.1
+    for i, (r, c) in enumerate(torch.randint(4, 18, (n, 2), generator=gen).tolist()):
+        x[i, 0, r:r + 6, c:c + 6] = 0.9
+    return x
+
+
+@dataclass
+class FakeContext:
+    """What DatasetContext holds, built from synthetic images and an untrained feature net."""
+
+    name: str
+    suite: object
+
+    def __post_init__(self):
+        from benchmarks.metrics.features import FeatureNet, FeatureNetInfo
+
+        self.train = _blobs(128, 0)
+        self.test = _blobs(64, 1)
+        self.eval_ref = self.test[: self.suite.n_eval]
+        self.recon_ref = self.test[: self.suite.n_recon]
+        self.checksum = "synthetic"
+        gen = torch.Generator().manual_seed(0)
+        self.feature_net = FeatureNet()
+        with torch.no_grad():
+            for p in self.feature_net.parameters():
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
+        self.feature_net.eval()
+        self.feature_info = FeatureNetInfo(dataset=self.name, version="test", data_checksum="x",
+                                           test_accuracy=0.5, name="untrained[test]",
+                                           feature_dim=self.feature_net.features(self.test[:2]).shape[1])
+        self.anchors = {K.FID_DATA_FLOOR: 1.0, K.FID_NOISE_CEILING: 100.0}
+
+
+@pytest.fixture
+def suite(tmp_path, monkeypatch):
+    monkeypatch.setitem(adapters.ADAPTERS, "broken-vae", "test_runner:BrokenVAE")
+    path = tmp_path / "unit.toml"
+    path.write_text(SUITE)
+    return load_suite(path)
+
+
+def _run(suite, results, **kw):
+    return run_suite(suite, select_cells(suite), results_dir=results, context_factory=FakeContext,
+                     **kw)
+
+
+def test_cells_are_recorded_and_a_failure_does_not_stop_the_others(suite, tmp_path):
+    results = tmp_path / "results"
+    out = _run(suite, results)
+    assert [r["status"] for r in out] == ["ok", "failed", "ok"]
+    files = sorted(p.name for p in (results / "unit" / "records").glob("*.json"))
+    assert files == ["ann-gan__mnist__seed0.json", "ann-vae__mnist__seed0.json",
+                     "broken-vae__mnist__seed0.json"]
+    failed = json.loads((results / "unit/records/broken-vae__mnist__seed0.json").read_text())
+    assert failed["error"]["type"] == "RuntimeError"
+    assert "deliberately broken" in failed["error"]["message"]
+    assert all(v is None for v in failed["metrics"].values())  # a failure is never a number
+
+    vae = json.loads((results / "unit/records/ann-vae__mnist__seed0.json").read_text())
+    m = vae["metrics"]
+    assert m[K.FID] >= 0 and 0 <= m[K.PRECISION] <= 1 and 0 <= m[K.RECALL] <= 1
+    assert 0 <= m[K.RECON_MSE] <= 1 and m[K.RECON_BCE] > 0
+    # ann-vae(hidden 32, latent 8) decoder: 8*32 + 32*32 + 32*784 MACs, no spikes
+    assert m[K.MACS] == 8 * 32 + 32 * 32 + 32 * 784
+    assert m[K.SPIKES] == 0 and m[K.SYNAPTIC_OPS] == 0
+    assert m[K.ENERGY_NJ] == pytest.approx(m[K.MACS] * 4.6 / 1000)
+    assert m[K.ENERGY_RATIO] == pytest.approx(1.0)  # it is its own family's baseline
+    assert vae["adapter"]["config"]["epochs"] == 1 and vae["adapter"]["backend"] == "ann"
+    assert vae["env"]["threads"] == 1 and vae["metric_config"]["energy_model"] == "horowitz-45nm@1"
+    gan = json.loads((results / "unit/records/ann-gan__mnist__seed0.json").read_text())
+    assert gan["metrics"][K.RECON_MSE] is None  # a GAN cannot reconstruct
+    assert (results / vae["artifacts"]["samples"].removeprefix("results/")).is_file()
+
+
+def test_rerun_resumes_and_force_reproduces_the_numbers(suite, tmp_path):
+    results = tmp_path / "results"
+    first = _run(suite, results)
+    path = results / "unit/records/ann-vae__mnist__seed0.json"
+    stamp = path.stat().st_mtime_ns
+    second = _run(suite, results)
+    assert path.stat().st_mtime_ns == stamp  # skipped: same config hash
+    assert second[0] == first[0]
+    assert second[1]["status"] == "failed"  # failed cells are tried again
+    third = _run(suite, results, force=True)
+    for key in (K.FID, K.KID, K.RECON_MSE, K.MACS):
+        assert third[0]["metrics"][key] == first[0]["metrics"][key]
+
+
+def test_changed_config_is_rerun(suite, tmp_path):
+    results = tmp_path / "results"
+    _run(suite, results)
+    path = results / "unit/records/ann-vae__mnist__seed0.json"
+    old_hash = json.loads(path.read_text())["config_hash"]
+    text = SUITE.replace("hidden = 32, latent = 8", "hidden = 32, latent = 6")
+    (tmp_path / "unit.toml").write_text(text)
+    changed = load_suite(tmp_path / "unit.toml")
+    _run(changed, results)
+    assert json.loads(path.read_text())["config_hash"] != old_hash
+
+
+def test_sample_command_writes_uint8_samples(suite, tmp_path, capsys):
+    results = tmp_path / "results"
+    _run(suite, results)
+    out = tmp_path / "s.npz"
+    code = main(["sample", "--suite", str(tmp_path / "unit.toml"), "--adapter", "ann-vae",
+                 "--dataset", "mnist", "--seed", "0", "-n", "7", "--out", str(out),
+                 "--results-dir", str(results), "--json"])
+    assert code == 0
+    images = np.load(out)["images"]
+    assert images.shape == (7, 28, 28) and images.dtype == np.uint8
+    assert json.loads(capsys.readouterr().out)["shape"] == [7, 28, 28]  # stdout is only JSON
+
+
+def test_bad_entry_config_fails_before_any_cell_runs(tmp_path, monkeypatch):
+    path = tmp_path / "bad.toml"
+    path.write_text(SUITE.replace("hidden = 32, latent = 8", "hidden = 32, latnt = 8"))
+    monkeypatch.setitem(adapters.ADAPTERS, "broken-vae", "test_runner:BrokenVAE")
+    bad = load_suite(path)
+    with pytest.raises(ValueError, match=r"entry 'ann-vae'.*unknown config key\(s\) \['latnt'\]"):
+        _run(bad, tmp_path / "results")
+    assert not (tmp_path / "results").exists()
