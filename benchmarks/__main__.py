@@ -6,6 +6,7 @@ stdout is data, stderr is talk: progress bars and logs go to stderr; ``--json`` 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -35,6 +36,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from benchmarks.suites import load_suite
 
     suite = load_suite(args.suite)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        suite = dataclasses.replace(suite, threads=args.threads)
     cells = select_cells(suite, labels=args.adapters, datasets=args.datasets, seeds=args.seeds)
     if args.executor == "ray":
         try:
@@ -154,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS)
     p.add_argument("--force", action="store_true", help="re-run cells that are already recorded")
     p.add_argument("--no-tables", action="store_true", help="do not rebuild tables afterwards")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads per cell instead of the suite's (recorded in each record)")
     p.add_argument("--executor", choices=["local", "ray"], default="local")
     p.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
     p.add_argument("--json", action="store_true")
