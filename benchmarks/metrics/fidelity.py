@@ -44,6 +44,7 @@ _TOKEN_PREFIX = "spikegenbench-lent-net:"
 #: Networks lent to torch-fidelity for the duration of one call, by token (see module docstring).
 _LENT: dict[str, FeatureNet] = {}
 _TOKENS = itertools.count()
+_SKIP_LOGGED: list[bool] = []  # non-empty once the "Inception FID skipped" line was logged
 
 
 class _UInt8Images(Dataset):
@@ -312,9 +313,12 @@ def inception_fid(generated: Tensor, reference: Tensor, *,
         weights_path = os.environ.get(ENV_INCEPTION_WEIGHTS) or None
         source = f"${ENV_INCEPTION_WEIGHTS}"
     if weights_path is None:
-        logger.warning("Inception FID skipped: no local Inception weights configured (pass "
-                       "weights_path or set $%s); torch-fidelity would download them, which this "
-                       "suite never does", ENV_INCEPTION_WEIGHTS)
+        # One line per process, not per cell: the reason is the same every time.
+        log = logger.warning if not _SKIP_LOGGED else logger.debug
+        log("Inception FID skipped: no local Inception weights configured (pass "
+            "weights_path or set $%s); torch-fidelity would download them, which this "
+            "suite never does", ENV_INCEPTION_WEIGHTS)
+        _SKIP_LOGGED.append(True)
         return None
     path = Path(weights_path).expanduser()
     if not path.is_file():

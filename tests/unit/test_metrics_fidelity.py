@@ -154,9 +154,11 @@ def test_anchors_floor_below_ceiling_and_reproducible(net_info):
 
 def test_inception_fid_skips_with_one_logged_reason(monkeypatch, caplog):
     monkeypatch.delenv(fidelity.ENV_INCEPTION_WEIGHTS, raising=False)
+    monkeypatch.setattr(fidelity, "_SKIP_LOGGED", [])
     x = _blobs(10, 0)
     with caplog.at_level(logging.INFO, logger="benchmarks.metrics.fidelity"):
         assert inception_fid(x, x, weights_path=None) is None
+        assert inception_fid(x, x, weights_path=None) is None  # once per process, not per cell
     lines = [r.getMessage() for r in caplog.records if r.name == "benchmarks.metrics.fidelity"]
     assert len(lines) == 1 and "Inception FID skipped" in lines[0]
     assert fidelity.ENV_INCEPTION_WEIGHTS in lines[0]
