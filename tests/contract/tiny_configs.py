@@ -15,5 +15,7 @@ TINY_CONFIGS: dict[str, dict] = {
                        "sim_batch_size": 16, "norm_samples": 64, "sweep_samples": 16},
     "conversion-gan": {"epochs": 1, "hidden": 32, "noise_dim": 8, "batch_size": 32, "timesteps": 10,
                        "sim_batch_size": 16, "norm_samples": 64, "sweep_samples": 16},
-    "stdp-ae": {},  # filled in by the STDP backend
+    "stdp-ae": {"timesteps": 5, "channels": [4], "kernels": [3], "thresholds": [3.0], "pools": [4],
+                "wta_k": [2], "wta_radius": [1], "stdp_images": [32], "stdp_batch": 8,
+                "n_encode": 64, "n_components": 3, "em_iters": 5},
 }
