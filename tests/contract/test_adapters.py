@@ -6,10 +6,10 @@ import importlib.util
 
 import pytest
 import torch
+from tiny_configs import TINY_CONFIGS
 
 import adapters
 from adapters.base import BACKENDS, CAPABILITIES, FAMILIES, GenerativeAdapter, OpCounts
-from tiny_configs import TINY_CONFIGS
 
 _NEEDS = {"conversion": "tensorflow", "surrogate": "snntorch", "stdp": "spyker"}
 

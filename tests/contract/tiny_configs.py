@@ -9,8 +9,9 @@ TINY_CONFIGS: dict[str, dict] = {
     "ann-vae": {"epochs": 1, "hidden": 32, "latent": 8, "batch_size": 32},
     "ann-vae-gaussian": {"epochs": 1, "hidden": 32, "latent": 8, "batch_size": 32},
     "ann-gan": {"epochs": 1, "hidden": 32, "noise_dim": 8, "batch_size": 32},
-    "surrogate-vae": {},  # filled in by the surrogate backend
-    "surrogate-gan": {},  # filled in by the surrogate backend
+    "surrogate-vae": {"epochs": 1, "hidden": [32], "latent": 8, "batch_size": 32, "timesteps": 4},
+    "surrogate-gan": {"epochs": 1, "hidden": [32], "noise_dim": 8, "batch_size": 32,
+                      "timesteps": 4},
     "conversion-vae": {"epochs": 1, "hidden": 32, "latent": 8, "batch_size": 32, "timesteps": 10,
                        "sim_batch_size": 16, "norm_samples": 64, "sweep_samples": 16},
     "conversion-gan": {"epochs": 1, "hidden": 32, "noise_dim": 8, "batch_size": 32, "timesteps": 10,

@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from adapters.coding import (bernoulli_noise, encode, latency_encode, make_generator, rate_encode,
-                             split_seed)
+from adapters.coding import (
+    bernoulli_noise,
+    encode,
+    latency_encode,
+    make_generator,
+    rate_encode,
+    split_seed,
+)
 
 
 def test_rate_code_is_binary_time_first_and_tracks_intensity():

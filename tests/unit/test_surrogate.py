@@ -1,0 +1,261 @@
+"""The surrogate-gradient backend on tiny synthetic tensors: neurons, latents, counts, configs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+pytest.importorskip("snntorch")
+
+from adapters.coding import make_generator  # noqa: E402
+from adapters.opcount import OpCounter  # noqa: E402
+from adapters.surrogate import (  # noqa: E402
+    Readout,
+    SpikingLayer,
+    SurrogateGAN,
+    SurrogateVAE,
+    bernoulli_spikes,
+    encode_st,
+    make_neuron,
+)
+
+TINY_VAE = {"epochs": 1, "hidden": (16,), "latent": 6, "batch_size": 16, "timesteps": 3}
+TINY_GAN = {"epochs": 1, "hidden": (16,), "noise_dim": 6, "batch_size": 16, "timesteps": 3}
+
+
+def _images(n: int = 32, seed: int = 0) -> torch.Tensor:
+    return torch.rand(n, 1, 28, 28, generator=make_generator(seed))
+
+
+def _identity_layer(neuron: str, beta: float = 0.5) -> SpikingLayer:
+    syn = nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        syn.weight.fill_(1.0)
+    return SpikingLayer(syn, make_neuron(neuron, beta, "fast_sigmoid", 25.0))
+
+
+def test_lif_membrane_trace_by_hand():
+    # I = 0.6 each step, beta = 0.5, threshold 1, reset by subtraction (one step delayed):
+    # U0 = 0.6; U1 = 0.3 + 0.6 = 0.9; U2 = 0.45 + 0.6 = 1.05 -> spike; U3 = 0.525 + 0.6 - 1 = 0.125
+    layer = _identity_layer("lif", beta=0.5)
+    spikes = layer(torch.full((4, 1, 1), 0.6))
+    assert spikes.flatten().tolist() == [0.0, 0.0, 1.0, 0.0]
+
+
+def test_if_neuron_has_no_leak():
+    # IF: U = 0.6, 1.2 -> spike, 1.8 - 1 = 0.8, 1.4 -> spike, 2.0 - 1 = 1.0 (not > 1)
+    layer = _identity_layer("if", beta=0.5)  # beta is ignored for IF
+    spikes = layer(torch.full((5, 1, 1), 0.6))
+    assert spikes.flatten().tolist() == [0.0, 1.0, 0.0, 1.0, 0.0]
+    assert float(layer.neuron.beta) == 1.0
+
+
+def test_state_is_reset_between_forward_passes():
+    layer = _identity_layer("lif", beta=0.9)
+    x = torch.full((3, 2, 1), 0.7)
+    first = layer(x)
+    assert torch.equal(layer(x), first)
+
+
+def test_surrogate_gradient_flows_through_spikes():
+    layer = _identity_layer("lif", beta=0.9)
+    x = torch.full((3, 1, 1), 0.9, requires_grad=True)
+    layer(x).sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
+
+
+def test_membrane_readout_is_the_mean_potential():
+    syn = nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        syn.weight.fill_(1.0)
+    readout = Readout(syn, "membrane", make_neuron("lif", 0.5, "atan", 2.0))
+    out = readout(torch.ones(3, 1, 1))  # U = 1, 1.5, 1.75
+    assert out.item() == pytest.approx((1 + 1.5 + 1.75) / 3)
+
+
+def test_bernoulli_spikes_are_binary_with_straight_through_gradient():
+    q = torch.full((200, 4, 5), 0.3, requires_grad=True)
+    z = bernoulli_spikes(q, generator=make_generator(0))
+    assert set(z.unique().tolist()) <= {0.0, 1.0}
+    assert abs(float(z.detach().mean()) - 0.3) < 0.03
+    z.sum().backward()
+    assert torch.equal(q.grad, torch.ones_like(q))
+
+
+def test_encode_st_matches_coding_and_has_gradient():
+    x = torch.rand(2, 1, 28, 28, generator=make_generator(1), requires_grad=True)
+    for coding in ("rate", "latency"):
+        spikes = encode_st(x, 4, coding, generator=make_generator(2))
+        assert spikes.shape == (4, 2, 1, 28, 28)
+        assert set(spikes.unique().tolist()) <= {0.0, 1.0}
+        x.grad = None
+        # Weighted by step: the latency total is constant, but a brighter pixel spikes earlier.
+        (spikes * torch.arange(1.0, 5.0).view(4, 1, 1, 1, 1)).sum().backward()
+        assert x.grad is not None and float(x.grad.abs().sum()) > 0
+        if coding == "latency":
+            assert float(x.grad.max()) <= 0
+
+
+def test_hand_counted_ops_of_a_linear_fed_spikes():
+    # 3 inputs -> 2 outputs over T = 2 steps; input spikes [1,0,1] then [0,0,1]: 3 spikes,
+    # each reaching 2 targets -> 6 accumulates. Outputs with weights 1, bias 0:
+    # I = [2, 2] then [1, 1]; beta = 0.5: U0 = 2 -> spike; U1 = 1 + 1 - 1 = 1 (not > 1) -> 2 spikes.
+    syn = nn.Linear(3, 2, bias=False)
+    with torch.no_grad():
+        syn.weight.fill_(1.0)
+    layer = SpikingLayer(syn, make_neuron("lif", 0.5, "fast_sigmoid", 25.0))
+    spikes = torch.tensor([[[1.0, 0.0, 1.0]], [[0.0, 0.0, 1.0]]])
+    counter = OpCounter().watch_synapses(layer).watch_spikes({"out": layer.neuron})
+    with counter:
+        out = layer(spikes)
+    counts = counter.counts(n_samples=1, timesteps=2)
+    assert out.squeeze(1).tolist() == [[1.0, 1.0], [0.0, 0.0]]
+    assert counts.synaptic_ops == 6 and counts.macs == 0
+    assert counts.spikes_per_layer == {"out": 2.0}
+    assert counts.neuron_updates == 4 and counts.neurons_per_layer == {"out": 2}
+    assert counts.firing_rate == 0.5
+
+
+@pytest.fixture(scope="module")
+def vae() -> SurrogateVAE:
+    model = SurrogateVAE(TINY_VAE)
+    model.fit(_images(), seed=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def gan() -> SurrogateGAN:
+    model = SurrogateGAN(TINY_GAN)
+    model.fit(_images(), seed=0)
+    return model
+
+
+def test_vae_shapes_ranges_and_determinism(vae):
+    x = vae.sample(7, seed=5)
+    assert x.shape == (7, 1, 28, 28) and x.dtype == torch.float32
+    assert float(x.min()) >= 0 and float(x.max()) <= 1
+    assert torch.equal(vae.sample(7, seed=5), x)
+    assert not torch.equal(vae.sample(7, seed=6), x)
+    rec = vae.reconstruct(_images(5, seed=3))
+    assert rec.shape == (5, 1, 28, 28) and rec.dtype == torch.float32
+    assert torch.equal(vae.reconstruct(_images(5, seed=3)), rec)
+
+
+def test_vae_sample_is_decoded_from_bernoulli_prior_spikes(vae, monkeypatch):
+    seen = []
+    original = vae.decoder.forward
+
+    def spy(spikes):
+        seen.append(spikes)
+        return original(spikes)
+
+    monkeypatch.setattr(vae.decoder, "forward", spy)
+    vae.sample(400, seed=0)
+    z = torch.cat(seen, dim=1)
+    assert z.shape == (3, 400, 6)
+    assert set(z.unique().tolist()) == {0.0, 1.0}
+    assert abs(float(z.mean()) - vae.config.prior_p) < 0.03
+
+
+def test_vae_counts_of_sample_and_reconstruct(vae):
+    vae.sample(10, seed=0)
+    c = vae.op_counts()
+    assert c.n_samples == 10 and c.timesteps == 3 and c.macs == 0
+    assert c.neurons_per_layer["latent"] == 6
+    assert c.spikes_per_layer["latent"] > 0 and c.synaptic_ops > 0
+    # The decoder's first synapses see exactly the latent spikes: 16 targets each.
+    first = vae.decoder.layers[0].synapse
+    assert isinstance(first, nn.Linear) and first.out_features == 16
+    vae.reconstruct(_images(4))
+    r = vae.op_counts()
+    assert r.n_samples == 4 and "input" in r.spikes_per_layer
+    assert r.synaptic_ops > c.synaptic_ops  # the encoder costs too
+
+
+def test_gan_shapes_determinism_and_noise(gan):
+    x = gan.sample(5, seed=1)
+    assert x.shape == (5, 1, 28, 28) and x.dtype == torch.float32
+    assert float(x.min()) >= 0 and float(x.max()) <= 1
+    assert torch.equal(gan.sample(5, seed=1), x)
+    assert not torch.equal(gan.sample(5, seed=2), x)
+    noise = gan._noise(300, make_generator(0))
+    assert noise.shape == (3, 300, 6) and set(noise.unique().tolist()) == {0.0, 1.0}
+    with pytest.raises(NotImplementedError):
+        gan.reconstruct(_images(2))
+    assert gan.op_counts().spikes_per_layer["noise"] > 0
+
+
+def test_training_is_deterministic_for_a_seed():
+    a, b = SurrogateVAE(TINY_VAE), SurrogateVAE(TINY_VAE)
+    ra = a.fit(_images(), seed=3)
+    b.fit(_images(), seed=3)
+    assert torch.equal(a.sample(4, seed=0), b.sample(4, seed=0))
+    assert ra.steps == 2 and set(ra.history) >= {"loss", "bce", "latent_loss"}
+
+
+@pytest.mark.parametrize("changes", [
+    {"coding": "latency"}, {"readout": "rate"}, {"neuron": "if"}, {"posterior": "rate"},
+    {"latent_loss": "mmd"}, {"architecture": "conv", "channels": (2, 3)},
+])
+def test_vae_variants_train_and_sample(changes):
+    model = SurrogateVAE({**TINY_VAE, **changes})
+    model.fit(_images(16), seed=0)
+    x = model.sample(3, seed=0)
+    assert x.shape == (3, 1, 28, 28) and float(x.min()) >= 0 and float(x.max()) <= 1
+
+
+@pytest.mark.parametrize("changes", [
+    {"coding": "latency"}, {"readout": "rate"}, {"noise_process": "iid"},
+    {"architecture": "conv", "channels": (2, 3)},
+])
+def test_gan_variants_train_and_sample(changes):
+    model = SurrogateGAN({**TINY_GAN, **changes})
+    model.fit(_images(16), seed=0)
+    assert model.sample(3, seed=0).shape == (3, 1, 28, 28)
+
+
+def test_progress_is_called_every_step():
+    calls = []
+    SurrogateVAE(TINY_VAE).fit(_images(), seed=0, progress=lambda d, t, p: calls.append((d, t)))
+    assert calls == [(1, 2), (2, 2)]
+
+
+def test_save_load_round_trip(vae, tmp_path):
+    path = tmp_path / "vae.pt"
+    vae.save(path)
+    restored = SurrogateVAE(TINY_VAE)
+    restored.load(path)
+    assert torch.equal(restored.sample(6, seed=2), vae.sample(6, seed=2))
+    other = SurrogateVAE({**TINY_VAE, "latent": 5})
+    with pytest.raises(ValueError, match="saved with config"):
+        other.load(path)
+
+
+@pytest.mark.parametrize(("key", "value", "match"), [
+    ("neuron", "izhikevich", r"neuron 'izhikevich' unknown; allowed: \['lif', 'if'\]"),
+    ("beta", 1.5, r"beta must lie in \(0, 1\]"),
+    ("timesteps", 0, "timesteps must be an int >= 1"),
+    ("coding", "phase", r"coding 'phase' unknown; allowed: \['rate', 'latency'\]"),
+    ("readout", "voltage", "readout 'voltage' unknown"),
+    ("architecture", "rnn", "architecture 'rnn' unknown"),
+    ("hidden", (), "hidden must be a non-empty tuple"),
+    ("channels", (4,), "channels must hold 2 ints"),
+    ("surrogate", "sigmoid", "surrogate 'sigmoid' unknown"),
+    ("prior_p", 1.0, r"prior_p must lie in \(0, 1\)"),
+    ("posterior", "gauss", "unknown posterior 'gauss'"),
+    ("latent_loss", "wasserstein", "unknown latent_loss"),
+    ("lr", 0.0, "lr must be > 0"),
+])
+def test_vae_config_validation(key, value, match):
+    with pytest.raises(ValueError, match=match):
+        SurrogateVAE.Config(**{key: value})
+
+
+def test_gan_config_validation():
+    with pytest.raises(ValueError, match="noise_process"):
+        SurrogateGAN.Config(noise_process="gaussian")
+    with pytest.raises(ValueError, match="smooth"):
+        SurrogateGAN.Config(smooth=0.4)
+    with pytest.raises(ValueError, match=r"unknown config key\(s\) \['latent'\]"):
+        SurrogateGAN({"latent": 3})
