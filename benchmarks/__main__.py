@@ -47,7 +47,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         except ImportError as err:
             raise SystemExit(f"--executor ray needs Ray: pip install -e '.[ray]' ({err})") from err
         records = run_suite_ray(suite, cells, results_dir=args.results_dir, force=args.force,
-                                address=args.address)
+                                address=args.address, max_retries=args.max_retries)
     else:
         records = run_suite(suite, cells, results_dir=args.results_dir, force=args.force)
     summary = {r["cell_id"]: r["status"] for r in records}
@@ -163,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch threads per cell instead of the suite's (recorded in each record)")
     p.add_argument("--executor", choices=["local", "ray"], default="local")
     p.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
+    p.add_argument("--max-retries", type=int, default=1,
+                   help="with --executor ray: times a cell whose worker died is run again (default 1)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_run)
 

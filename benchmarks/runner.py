@@ -97,7 +97,7 @@ def validate_entries(suite: Suite) -> None:
             raise ValueError(f"bad suite file {suite.path}: entry {entry.label!r}: {err}") from err
 
 
-def _full_config(entry: Entry) -> dict[str, Any]:
+def full_config(entry: Entry) -> dict[str, Any]:
     try:
         cls = adapters.get_adapter_class(entry.adapter)
     except ImportError:
@@ -105,7 +105,7 @@ def _full_config(entry: Entry) -> dict[str, Any]:
     return dataclasses.asdict(adapters.base.config_from_dict(cls.Config, entry.config))
 
 
-def _cell_hash(suite: Suite, cell: Cell, config: dict[str, Any]) -> str:
+def cell_hash(suite: Suite, cell: Cell, config: dict[str, Any]) -> str:
     from benchmarks.metrics.features import FEATURE_NET_VERSION
 
     return rec.config_hash({
@@ -293,7 +293,7 @@ def measure(suite: Suite, cell: Cell, ctx: Any, out: CellOutputs, results_dir: P
                 title=f"{cell.entry.label} · {cell.dataset} · seed {cell.seed}")
     scalars = {k: float(v) for k, v in out.extra.items() if isinstance(v, int | float)}
     fit = {**out.fit, "extra": {**(out.fit.get("extra") or {}), **scalars}}
-    return _record(suite, cell, chash, config, status="ok", error=None, metrics=metrics,
+    return make_record(suite, cell, chash, config, status="ok", error=None, metrics=metrics,
                    metric_config=_metric_config(suite, ctx, energy_model), op_counts=out.counts,
                    fit=fit,
                    timing={"train_seconds": out.train_seconds, "eval_seconds": eval_seconds,
@@ -323,7 +323,7 @@ def _metric_config(suite: Suite, ctx: DatasetContext, energy_model: Any) -> dict
     }
 
 
-def _record(suite: Suite, cell: Cell, chash: str, config: dict[str, Any], *, status: str,
+def make_record(suite: Suite, cell: Cell, chash: str, config: dict[str, Any], *, status: str,
             error: dict[str, str] | None, metrics: dict[str, Any] | None = None,
             metric_config: dict[str, Any] | None = None, op_counts: dict[str, Any] | None = None,
             fit: dict[str, Any] | None = None, timing: dict[str, Any] | None = None,
@@ -358,7 +358,7 @@ def _record(suite: Suite, cell: Cell, chash: str, config: dict[str, Any], *, sta
     }
 
 
-def _existing(path: Path, chash: str) -> dict[str, Any] | None:
+def existing_record(path: Path, chash: str) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
@@ -391,15 +391,15 @@ def run_suite(suite: Suite, cells: Sequence[Cell], *, results_dir: Path = DEFAUL
     bar = tqdm(cells, desc=f"suite {suite.name}", unit="cell", dynamic_ncols=True)
     for cell in bar:
         bar.set_postfix_str(cell.cell_id)
-        config = _full_config(cell.entry)
-        chash = _cell_hash(suite, cell, config)
+        config = full_config(cell.entry)
+        chash = cell_hash(suite, cell, config)
         path = rec.record_path(results_dir, suite.name, cell.cell_id)
-        old = None if force else _existing(path, chash)
+        old = None if force else existing_record(path, chash)
         if old is not None:
             log.info("skip %s: recorded with the same config", cell.cell_id)
             out.append(old)
             continue
-        out.append(_run_one(suite, cell, chash, config, contexts, results_dir, context_factory))
+        out.append(execute_cell(suite, cell, chash, config, contexts, results_dir, context_factory))
         rec.write_json_atomic(path, out[-1])
         log.info("%s: %s", cell.cell_id, out[-1]["status"])
     return out
@@ -449,9 +449,11 @@ def _produce_isolated(python: Path, suite: Suite, cell: Cell, results_dir: Path)
     return CellOutputs(**blob)
 
 
-def _run_one(suite: Suite, cell: Cell, chash: str, config: dict[str, Any],
-             contexts: dict[str, Any], results_dir: Path,
-             context_factory: Callable[[str, Suite], Any]) -> dict[str, Any]:
+def execute_cell(suite: Suite, cell: Cell, chash: str, config: dict[str, Any],
+                 contexts: dict[str, Any], results_dir: Path,
+                 context_factory: Callable[[str, Suite], Any]) -> dict[str, Any]:
+    """Run one cell wherever its backend lives (here, or its isolated environment), turning any
+    error into a ``failed`` record and a missing backend into a ``skipped`` one."""
     backend = adapters.backend_of(cell.entry.adapter)
     missing = adapters.missing_libraries(cell.entry.adapter)
     python = isolated_python(backend) if missing else None
@@ -460,7 +462,7 @@ def _run_one(suite: Suite, cell: Cell, chash: str, config: dict[str, Any],
         how = (f"create its environment with: tox -e {env} (or set "
                f"SPIKEGENBENCH_{backend.upper()}_PYTHON)") if env else \
             adapters.INSTALL_HINTS.get(missing[0], f"pip install {missing[0]}")
-        return _record(suite, cell, chash, config, status="skipped",
+        return make_record(suite, cell, chash, config, status="skipped",
                        error={"type": "ImportError", "traceback": "",
                               "message": f"{cell.entry.adapter} needs {missing}, not installed "
                                          f"here; {how}"})
@@ -475,7 +477,7 @@ def _run_one(suite: Suite, cell: Cell, chash: str, config: dict[str, Any],
         return run_cell(suite, cell, ctx, results_dir, chash, config)
     except Exception as err:  # a failing cell is recorded, and the others go on
         log.error("%s failed: %s: %s", cell.cell_id, type(err).__name__, err)
-        return _record(suite, cell, chash, config, status="failed",
+        return make_record(suite, cell, chash, config, status="failed",
                        error={"type": type(err).__name__, "message": str(err),
                               "traceback": traceback.format_exc(limit=20)})
 
