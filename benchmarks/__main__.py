@@ -1,4 +1,4 @@
-"""Command line: ``python -m benchmarks {data,run,tables,sample,list}``.
+"""Command line: ``python -m benchmarks {data,run,tables,check,sample,list}``.
 
 stdout is data, stderr is talk: progress bars and logs go to stderr; ``--json`` prints only JSON.
 """
@@ -91,6 +91,43 @@ def _cmd_tables(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    from benchmarks import check
+    from benchmarks.runner import select_cells
+    from benchmarks.suites import load_suite
+    from benchmarks.tables import load_records
+
+    suite = load_suite(args.suite)
+    records_dir = Path(args.results_dir) / suite.name / "records"
+    if not records_dir.is_dir():
+        raise SystemExit(f"no records for suite {suite.name!r} under {args.results_dir}; run it "
+                         f"first: python -m benchmarks run --suite {args.suite} --results-dir "
+                         f"{args.results_dir} --no-tables")
+    expected = {cell.cell_id for cell in select_cells(suite)}
+    records = load_records(records_dir)
+    stray = sorted(r["cell_id"] for r in records if r["cell_id"] not in expected)
+    if stray:
+        log.warning("ignoring %d record(s) of cells no longer in suite %r: %s", len(stray),
+                    suite.name, ", ".join(stray))
+    records = [r for r in records if r["cell_id"] in expected]
+    if args.update_baseline:
+        baseline = check.build_baseline(records, suite.name, expected_cells=expected)
+        check.write_baseline(args.baseline, baseline)
+        print(json.dumps(baseline, indent=2, sort_keys=True) if args.json
+              else check.render_baseline(baseline))
+        log.info("wrote baseline %s from %d cells of suite %r", args.baseline, len(records),
+                 suite.name)
+        return 0
+    baseline = check.load_baseline(args.baseline, suite=suite.name)
+    result = check.compare(baseline, records)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else check.render_result(result))
+    if not result.passed:
+        log.error("metric check of suite %r failed against %s:\n%s", suite.name, args.baseline,
+                  "\n".join(f"  {f.message}" for f in result.failures))
+        return 1
+    return 0
+
+
 def _cmd_sample(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
@@ -173,6 +210,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_tables)
+
+    p = sub.add_parser("check", help="compare a suite's records with its committed baseline "
+                                     "(exit 1 when a metric got worse beyond its tolerance)")
+    p.add_argument("--suite", required=True, help="suite name (benchmarks/suites/*.toml) or path")
+    p.add_argument("--baseline", type=Path, required=True,
+                   help="baseline JSON, e.g. results/ci/baseline.json")
+    p.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS,
+                   help="where the suite's records are (the --results-dir of its run)")
+    p.add_argument("--update-baseline", action="store_true",
+                   help="write the baseline from these records instead of checking them "
+                        "(refused unless every cell of the suite is ok)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_check)
 
     p = sub.add_parser("sample", help="write fresh samples from a trained cell's saved model")
     p.add_argument("--suite", required=True)
