@@ -276,21 +276,23 @@ def _neuron_factory(c: Any) -> Callable[[], snn.Leaky]:
     return lambda: make_neuron(c.neuron, c.beta, c.surrogate, c.slope)
 
 
-def _image_to_spiking(c: Any, out_dim: int, *, spectral: bool = False) -> list[nn.Module]:
+def _image_to_spiking(c: Any, out_dim: int, *, spectral: bool = False,
+                      in_channels: int = 1) -> list[nn.Module]:
     """Layers from image spikes ``(T, N, 1, 28, 28)`` to ``(T, N, out_dim)`` spikes (the last
     layer not included: its synapse is returned as the final entry, unwrapped)."""
     sn = nn.utils.parametrizations.spectral_norm if spectral else (lambda m: m)
     neuron = _neuron_factory(c)
     layers: list[nn.Module] = []
     if c.architecture == "mlp":
-        sizes = [PIXELS, *c.hidden]
+        sizes = [in_channels * PIXELS, *c.hidden]
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             syn = nn.Sequential(nn.Flatten(), sn(nn.Linear(a, b))) if i == 0 else sn(nn.Linear(a, b))
             layers.append(SpikingLayer(syn, neuron()))
         layers.append(sn(nn.Linear(sizes[-1], out_dim)))
     else:
         c1, c2 = c.channels
-        layers.append(SpikingLayer(sn(nn.Conv2d(1, c1, 3, stride=2, padding=1)), neuron()))   # 14
+        layers.append(SpikingLayer(sn(nn.Conv2d(in_channels, c1, 3, stride=2, padding=1)),
+                                   neuron()))  # 14
         layers.append(SpikingLayer(sn(nn.Conv2d(c1, c2, 3, stride=2, padding=1)), neuron()))  # 7
         layers.append(nn.Sequential(nn.Flatten(), sn(nn.Linear(c2 * 49, out_dim))))
     return layers
@@ -366,18 +368,35 @@ class SpikingDecoder(nn.Module):
 
 class SpikingDiscriminator(nn.Module):
     """Image spikes ``(T, N, 1, 28, 28)`` -> real/fake logit ``(N, 1)`` (membrane read-out), with
-    spectral normalisation on every synaptic layer."""
+    spectral normalisation on every synaptic layer.
+
+    With ``minibatch_std`` the logit also sees how varied the batch is: ``s``, the mean over units
+    of the across-batch std of the last spiking layer's firing rates, enters the logit through a
+    learned weight (``logit + w·s``). A generator that collapses to a few images makes ``s`` small
+    and is told apart by that alone, so collapse stops paying (Karras et al. 2018's minibatch
+    standard deviation, on spike rates).
+    """
 
     def __init__(self, c: Any) -> None:
         super().__init__()
-        parts = _image_to_spiking(c, 1, spectral=c.spectral_norm)
+        self.pack = c.pack
+        parts = _image_to_spiking(c, 1, spectral=c.spectral_norm, in_channels=c.pack)
         self.layers = nn.ModuleList(parts[:-1])
         self.readout = Readout(parts[-1], "membrane", _neuron_factory(c)())
+        self.batch_std_weight = nn.Parameter(torch.zeros(1)) if c.minibatch_std else None
 
     def forward(self, spikes: Tensor) -> Tensor:
+        """``(T, N, 1, 28, 28)`` -> ``(N // pack, 1)`` logits, one per pack of images."""
+        steps, batch = spikes.shape[:2]
+        keep = batch - batch % self.pack
+        spikes = spikes[:, :keep].reshape(steps, keep // self.pack, self.pack, 28, 28)
         for layer in self.layers:
             spikes = layer(spikes)
-        return self.readout(spikes)
+        logit = self.readout(spikes)
+        if self.batch_std_weight is not None and spikes.shape[1] > 1:
+            spread = spikes.mean(0).flatten(1).std(dim=0).mean()
+            logit = logit + self.batch_std_weight * spread
+        return logit
 
 
 def _spiking_modules(prefix: str, model: nn.Module) -> dict[str, snn.Leaky]:
@@ -405,6 +424,16 @@ def _mmd(a: Tensor, b: Tensor) -> Tensor:
     k = sum(torch.exp(-d2 / (scale * w)) for w in (0.25, 0.5, 1.0, 2.0, 4.0))
     n = a.shape[0]
     return k[:n, :n].mean() + k[n:, n:].mean() - 2 * k[:n, n:].mean()
+
+
+def _mode_seeking(images: Tensor, noise: Tensor) -> Tensor:
+    """Mode-seeking term (Mao et al. 2019): mean over pairs (first half of the batch against the
+    second) of ``mean|G(z1) - G(z2)| / mean|z1 - z2|``; the generator maximises it, so different
+    noise must give different images."""
+    half = images.shape[0] // 2
+    d_img = (images[:half] - images[half:2 * half]).abs().flatten(1).mean(1)
+    d_z = (noise[:, :half] - noise[:, half:2 * half]).abs().mean(dim=(0, 2))
+    return (d_img / (d_z + 1e-5)).mean()
 
 
 # -- adapters ----------------------------------------------------------------------------------
@@ -650,7 +679,17 @@ class SurrogateGAN(_SurrogateBase):
         U[t] = β·U[t-1] + W·S_in[t] + b - S[t-1]·θ,   S[t] = Θ(U[t] - θ)   (IF: β = 1)
 
     Loss: non-saturating, ``L_D = BCE(D(x), smooth) + softplus(D(G(z)))``,
-    ``L_G = softplus(-D(G(z)))``, one-sided label smoothing, Adam(β₁ = 0.5).
+    ``L_G = softplus(-D(G(z))) - mode_seeking·MS``, one-sided label smoothing, Adam(β₁ = 0.5).
+
+    Against mode collapse, by measurement (MNIST, 60k images, 3 epochs, T = 8, classes judged by
+    the feature network on 1,000 samples): the recipe of ``ann-gan`` alone collapsed to one class
+    (sample std over the batch 0.006: the generator's second layer fired at 1.7 % at PyTorch's
+    default init, so its output barely depended on the noise); ``init_gain = 3`` (generator
+    weights ×3 at init, second-layer rate 27 %) kept the layers firing but still collapsed; a
+    minibatch-std feature (``minibatch_std``) changed nothing; a packed discriminator
+    (``pack = 2``, PacGAN: it scores pairs of images) still collapsed (std 0.003); pack 2 plus
+    the mode-seeking term ``MS = mean|G(z1) - G(z2)| / mean|z1 - z2|`` (Mao et al. 2019) with
+    weight 10 covered all ten classes (std 0.145). Those are the defaults.
     """
 
     name: ClassVar[str] = "surrogate-gan"
@@ -664,6 +703,10 @@ class SurrogateGAN(_SurrogateBase):
             noise_p: noise firing probability per step, in ``(0, 1)``.
             smooth: real-label target of the discriminator, in ``(0.5, 1]``.
             spectral_norm: spectral normalisation of the discriminator's synapses.
+            minibatch_std: add the batch's spread of last-layer firing rates to the logit.
+            mode_seeking: weight of the mode-seeking term in the generator's loss (>= 0).
+            init_gain: factor on the generator's initial weights, so its layers fire at init.
+            pack: images the discriminator scores together (PacGAN); 1 = one at a time.
         """
 
         neuron: str = "lif"
@@ -681,6 +724,10 @@ class SurrogateGAN(_SurrogateBase):
         noise_process: str = "frozen"
         smooth: float = 0.9
         spectral_norm: bool = True
+        minibatch_std: bool = False
+        mode_seeking: float = 10.0
+        init_gain: float = 3.0
+        pack: int = 2
         epochs: int = 3
         batch_size: int = 128
         lr: float = 2e-4
@@ -696,6 +743,12 @@ class SurrogateGAN(_SurrogateBase):
                                  f"allowed: {list(NOISE_PROCESSES)}")
             if not 0.5 < self.smooth <= 1.0:
                 raise ValueError(f"smooth must lie in (0.5, 1], got {self.smooth!r}")
+            if not isinstance(self.pack, int) or isinstance(self.pack, bool) or self.pack < 1:
+                raise ValueError(f"pack must be an int >= 1, got {self.pack!r}")
+            if not self.init_gain > 0:
+                raise ValueError(f"init_gain must be > 0, got {self.init_gain!r}")
+            if not self.mode_seeking >= 0:
+                raise ValueError(f"mode_seeking must be >= 0, got {self.mode_seeking!r}")
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
@@ -711,6 +764,10 @@ class SurrogateGAN(_SurrogateBase):
         _check_images(train)
         c = self.config
         init_parameters_(self.generator, make_generator(split_seed(seed, "init-gen")))
+        with torch.no_grad():  # see Config.init_gain
+            for pname, param in self.generator.named_parameters():
+                if pname.endswith("weight"):
+                    param.mul_(c.init_gain)
         init_parameters_(self.discriminator, make_generator(split_seed(seed, "init-disc")))
         order_gen = make_generator(split_seed(seed, "data"))
         code_gen = make_generator(split_seed(seed, "coding-train"))
@@ -736,6 +793,8 @@ class SurrogateGAN(_SurrogateBase):
                 loss_d.backward()
                 opt_d.step()
                 loss_g = F.softplus(-self.discriminator(fake_spikes)).mean()
+                if c.mode_seeking > 0 and len(idx) > 1:
+                    loss_g = loss_g - c.mode_seeking * _mode_seeking(fake, z)
                 opt_g.zero_grad(set_to_none=True)
                 loss_g.backward()
                 opt_g.step()

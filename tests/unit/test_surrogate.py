@@ -8,7 +8,7 @@ from torch import nn
 
 pytest.importorskip("snntorch")
 
-from adapters.coding import make_generator  # noqa: E402
+from adapters.coding import encode, make_generator  # noqa: E402
 from adapters.opcount import OpCounter  # noqa: E402
 from adapters.surrogate import (  # noqa: E402
     Readout,
@@ -207,7 +207,8 @@ def test_vae_variants_train_and_sample(changes):
 
 @pytest.mark.parametrize("changes", [
     {"coding": "latency"}, {"readout": "rate"}, {"noise_process": "iid"},
-    {"architecture": "conv", "channels": (2, 3)},
+    {"architecture": "conv", "channels": (2, 3)}, {"pack": 2}, {"minibatch_std": False},
+    {"mode_seeking": 1.0}, {"architecture": "conv", "channels": (2, 3), "pack": 3},
 ])
 def test_gan_variants_train_and_sample(changes):
     model = SurrogateGAN({**TINY_GAN, **changes})
@@ -257,5 +258,47 @@ def test_gan_config_validation():
         SurrogateGAN.Config(noise_process="gaussian")
     with pytest.raises(ValueError, match="smooth"):
         SurrogateGAN.Config(smooth=0.4)
+    with pytest.raises(ValueError, match="pack must be an int >= 1"):
+        SurrogateGAN.Config(pack=0)
+    with pytest.raises(ValueError, match="init_gain must be > 0"):
+        SurrogateGAN.Config(init_gain=0.0)
+    with pytest.raises(ValueError, match="mode_seeking must be >= 0"):
+        SurrogateGAN.Config(mode_seeking=-1.0)
     with pytest.raises(ValueError, match=r"unknown config key\(s\) \['latent'\]"):
         SurrogateGAN({"latent": 3})
+
+
+def test_packed_discriminator_scores_packs_of_images():
+    model = SurrogateGAN({**TINY_GAN, "pack": 2, "minibatch_std": False})
+    spikes = encode(_images(7), 4, "rate", generator=make_generator(0))
+    logits = model.discriminator(spikes)
+    assert logits.shape == (3, 1)  # 7 images -> 3 pairs, the odd one dropped
+    first = model.discriminator(spikes[:, :2])
+    assert torch.allclose(first, logits[:1])
+
+
+def test_minibatch_std_feature_sees_batch_diversity():
+    model = SurrogateGAN({**TINY_GAN, "minibatch_std": True})
+    with torch.no_grad():
+        model.discriminator.batch_std_weight.fill_(1.0)
+    x = _images(8)
+    varied = encode(x, 4, "rate", generator=make_generator(0))
+    same = varied[:, :1].expand_as(varied).contiguous()
+    d_varied, d_same = model.discriminator(varied), model.discriminator(same)
+    plain = SurrogateGAN({**TINY_GAN, "minibatch_std": False})
+    plain.discriminator.load_state_dict(
+        {k: v for k, v in model.discriminator.state_dict().items() if k != "batch_std_weight"})
+    # identical images: zero spread, so the logit is the plain one; varied: shifted by w·spread
+    assert torch.allclose(d_same, plain.discriminator(same))
+    assert not torch.allclose(d_varied, plain.discriminator(varied))
+
+
+def test_init_gain_scales_generator_weights():
+    small = SurrogateGAN({**TINY_GAN, "init_gain": 1.0, "epochs": 1})
+    large = SurrogateGAN({**TINY_GAN, "init_gain": 3.0, "epochs": 1})
+    small.fit(_images(1), seed=0)  # one image: fit initialises, takes one step
+    large.fit(_images(1), seed=0)
+    w_small = small.generator.layers[0].synapse.weight
+    w_large = large.generator.layers[0].synapse.weight
+    ratio = (w_large.abs().mean() / w_small.abs().mean()).item()
+    assert 2.5 < ratio < 3.5
