@@ -4,6 +4,7 @@
 * :func:`fid_vs_timesteps` — FID and spikes per sample against the number of time steps ``T``.
 * :func:`firing_rates` — per-layer firing rates of the spiking cells.
 * :func:`sample_grid` — a grid of generated images (called by the runner for every cell).
+* :func:`sample_pages` — one page per data set with every method's sample grid, same seed.
 
 Matplotlib runs on the Agg backend, chosen here when a figure is first drawn (never at package
 import). Files are written atomically and without time stamps, so the same records give the same
@@ -481,13 +482,121 @@ def sample_grid(images: Any, path: str | Path, nrow: int = 10, title: str | None
 
 
 # --------------------------------------------------------------------------------------------
+# Sample pages: every method's grid side by side, one page per data set
+
+_PAGE_COLS = 4  # panels per row; a 10x10 grid stays legible at ~3 inches
+_PANEL_IN = 3.2
+
+
+def _grid_file(record: Mapping[str, Any], figures_dir: Path) -> Path | None:
+    """Where a record's sample grid lies under ``figures_dir``, or ``None`` if it names none.
+
+    The record stores ``results/<suite>/figures/samples/<cell>.png`` relative to the repository
+    root, whatever results directory the run used; the part after the last ``figures`` folder is
+    joined to ``figures_dir`` so the page works wherever the results tree now lives.
+    """
+    artifacts = record.get("artifacts")
+    rel = artifacts.get("samples") if isinstance(artifacts, Mapping) else None
+    if not isinstance(rel, str) or not rel:
+        return None
+    parts = Path(rel).parts
+    folders = [i for i, part in enumerate(parts[:-1]) if part == "figures"]
+    return figures_dir.joinpath(*parts[folders[-1] + 1:]) if folders else None
+
+
+def _fid_text(record: Mapping[str, Any]) -> str:
+    fid = (record.get("metrics") or {}).get(K.FID)
+    if fid is None or not math.isfinite(float(fid)):
+        return "FID n/a"
+    return f"FID {float(fid):.1f}"
+
+
+def sample_pages(records: Sequence[Mapping[str, Any]], figures_dir: str | Path) -> list[Path]:
+    """One page per data set with every method's sample grid; writes ``samples_<dataset>``.
+
+    Each panel is one entry label's grid (the runner's PNG from the record's
+    ``artifacts["samples"]``), titled with the label and that record's FID. All panels show the
+    same seed: the smallest one every label with an ok record on the data set has. Where no seed
+    is common to all, each label shows its own smallest ok seed and the page's subtitle says so.
+    Panels follow the tables' order (backend group, then label). A grid file that is missing or
+    unreadable is left out with a warning; a data set with no grid at all gets no page.
+
+    Args:
+        records: checked records (see :func:`benchmarks.tables.load_records`).
+        figures_dir: ``<results>/<suite>/figures``; the grids lie under its ``samples/``, and the
+            pages are written here as ``samples_<dataset>.png`` and ``.pdf``.
+
+    Returns:
+        The files written (PNG and PDF per data set), or an empty list.
+    """
+    out = Path(figures_dir)
+    # dataset -> label -> seed -> ok record
+    by_ds: dict[str, dict[str, dict[int, Mapping[str, Any]]]] = {}
+    for r in records:
+        if r.get("status") == "ok":
+            by_ds.setdefault(r["dataset"]["name"], {}).setdefault(
+                r["adapter"]["label"], {})[r["seed"]] = r
+    order = [(row.dataset, row.label) for row in _ok_rows(records)]
+    plt = _pyplot()
+    written: list[Path] = []
+    for ds in dict.fromkeys(d for d, _ in order):
+        labels = [lab for d, lab in order if d == ds]
+        common = set.intersection(*(set(by_ds[ds][lab]) for lab in labels))
+        seed_of = {lab: min(common) if common else min(by_ds[ds][lab]) for lab in labels}
+        panels, missing = [], []
+        for label in labels:
+            rec = by_ds[ds][label][seed_of[label]]
+            path = _grid_file(rec, out)
+            if path is None or not path.is_file():
+                log.warning("sample_pages %s: no sample grid for %s seed %d (%s); panel left out",
+                            ds, label, seed_of[label], path or "no samples artifact")
+                missing.append(label)
+                continue
+            try:
+                image = plt.imread(path)
+            except (OSError, ValueError, SyntaxError) as exc:  # PIL: SyntaxError = not a PNG
+                log.warning("sample_pages %s: cannot read %s (%s); panel left out", ds, path, exc)
+                missing.append(label)
+                continue
+            panels.append((label, rec, image))
+        if not panels:
+            log.info("sample_pages %s: no sample grid found; no page", ds)
+            continue
+        ncols = min(_PAGE_COLS, len(panels))
+        nrows = math.ceil(len(panels) / ncols)
+        fig, axes = plt.subplots(nrows, ncols, squeeze=False,
+                                 figsize=(_PANEL_IN * ncols, _PANEL_IN * nrows + 0.9))
+        for ax in axes.flat:
+            ax.set_axis_off()
+        for ax, (label, rec, image) in zip(axes.flat, panels, strict=False):
+            ax.imshow(image, cmap="gray", interpolation="nearest")
+            seed_note = "" if common else f" · seed {rec['seed']}"
+            ax.set_title(f"{label} · {_fid_text(rec)}{seed_note}", fontsize=8)
+        if common:
+            fig.suptitle(f"{ds}: generated samples, seed {min(common)}", fontsize=11)
+            subtitle = "same seed for every method"
+        else:
+            fig.suptitle(f"{ds}: generated samples, seed per method", fontsize=11)
+            subtitle = ("no seed is common to every method; each panel shows its method's "
+                        "smallest seed")
+        if missing:
+            subtitle += f"; no grid for {', '.join(missing)}"
+        fig.text(0.5, 1 - 0.55 / fig.get_figheight(), subtitle, ha="center", va="center",
+                 fontsize=8, color="0.3")
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.75 / fig.get_figheight()))
+        written += _save_all(fig, out / f"samples_{ds}")
+    return written
+
+
+# --------------------------------------------------------------------------------------------
 
 
 def write_figures(records: Sequence[Mapping[str, Any]], figures_dir: str | Path) -> list[Path]:
     """Every records-only figure that has data, into ``figures_dir``.
 
-    Writes ``fid_vs_energy``, ``fid_vs_timesteps`` and ``firing_rates`` (each ``.png`` and
-    ``.pdf``) where the records hold what they need; sample grids are the runner's.
+    Writes ``fid_vs_energy``, ``fid_vs_timesteps``, ``firing_rates`` and
+    ``samples_<dataset>`` (each ``.png`` and ``.pdf``) where the records hold what they need; the
+    sample pages gather the runner's grids from ``figures_dir/samples``.
 
     Returns:
         The files written.
@@ -500,4 +609,5 @@ def write_figures(records: Sequence[Mapping[str, Any]], figures_dir: str | Path)
     written += fid_vs_energy(records, out / "fid_vs_energy")
     written += fid_vs_timesteps(records, out / "fid_vs_timesteps")
     written += firing_rates(records, out / "firing_rates")
+    written += sample_pages(records, out)
     return written

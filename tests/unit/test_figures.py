@@ -119,3 +119,102 @@ def test_sample_grid_wants_png(tmp_path):
         figures.sample_grid(np.zeros((1, 28, 28), np.float32), tmp_path / "g.jpg")
     with pytest.raises(TypeError, match="list"):
         figures.sample_grid([[0.0]], tmp_path / "g.png")
+
+
+# --------------------------------------------------------------------------------------------
+# Sample pages, from fake records whose grids sample_grid writes into a tmp results tree
+
+_BACKEND = {"ann-vae": "ann", "surrogate-vae": "surrogate", "conversion-vae": "conversion",
+            "stdp-vae": "stdp"}
+
+
+def _fake(label: str, dataset: str, seed: int, fid: float | None, status: str = "ok") -> dict:
+    cell = f"{label}__{dataset}__seed{seed}"
+    return {"adapter": {"label": label, "name": label, "backend": _BACKEND[label],
+                        "family": "vae"},
+            "dataset": {"name": dataset}, "seed": seed, "status": status, "cell_id": cell,
+            "metrics": {"fid": fid} if status == "ok" else {},
+            "error": None if status == "ok" else {"type": "RuntimeError", "message": "boom"},
+            # what the runner stores: repo-relative, under results/ whatever the results dir was
+            "artifacts": {"samples": f"results/quick/figures/samples/{cell}.png"}}
+
+
+def _write_grid(figures_dir: Path, record: dict) -> None:
+    images = np.full((4, 1, 6, 6), (record["seed"] + 1) / 4, dtype=np.float32)
+    figures.sample_grid(images, figures_dir / "samples" / f"{record['cell_id']}.png", nrow=2)
+
+
+@pytest.fixture
+def pages(tmp_path, monkeypatch):
+    """Fake records + grids under a results dir not named ``results``; captures page titles."""
+    figures_dir = tmp_path / "elsewhere" / "quick" / "figures"
+    recs = [  # deliberately not in table order
+        _fake("stdp-vae", "mnist", 3, 90.0), _fake("stdp-vae", "mnist", 1, 91.0),
+        _fake("conversion-vae", "mnist", 0, None, status="failed"),
+        _fake("conversion-vae", "mnist", 2, 72.0), _fake("conversion-vae", "mnist", 1, 71.0),
+        _fake("surrogate-vae", "mnist", 2, 68.7), _fake("surrogate-vae", "mnist", 1, 68.1),
+        _fake("ann-vae", "mnist", 0, 25.0), _fake("ann-vae", "mnist", 1, 25.5),
+        _fake("ann-vae", "fashion-mnist", 0, 30.0),
+        _fake("surrogate-vae", "fashion-mnist", 1, 80.25),
+    ]
+    for r in recs:
+        if r["status"] == "ok":
+            _write_grid(figures_dir, r)
+    seen = {}
+    save_all = figures._save_all
+
+    def spy(fig, path_stem):
+        title = fig.get_suptitle()
+        seen[Path(path_stem).name] = (
+            title, [t.get_text() for t in fig.texts if t.get_text() != title],
+            [ax.get_title() for ax in fig.axes if ax.get_title()])
+        return save_all(fig, path_stem)
+
+    monkeypatch.setattr(figures, "_save_all", spy)
+    return recs, figures_dir, seen
+
+
+def test_sample_pages_one_page_per_dataset_common_seed_backend_order(pages):
+    recs, figures_dir, seen = pages
+    paths = figures.sample_pages(recs, figures_dir)
+    assert [p.name for p in paths] == ["samples_mnist.png", "samples_mnist.pdf",
+                                       "samples_fashion-mnist.png", "samples_fashion-mnist.pdf"]
+    _assert_png_pdf(paths[:2], figures_dir / "samples_mnist")
+    _assert_png_pdf(paths[2:], figures_dir / "samples_fashion-mnist")
+    title, texts, panels = seen["samples_mnist"]
+    # seed 1 is the only one every ok method has (0 is ann's smallest, but stdp lacks it)
+    assert title == "mnist: generated samples, seed 1"
+    assert texts == ["same seed for every method"]
+    assert panels == ["ann-vae · FID 25.5", "surrogate-vae · FID 68.1",
+                      "conversion-vae · FID 71.0", "stdp-vae · FID 91.0"]
+
+
+def test_sample_pages_without_a_common_seed_says_so(pages):
+    recs, figures_dir, seen = pages
+    figures.sample_pages(recs, figures_dir)
+    title, texts, panels = seen["samples_fashion-mnist"]
+    assert title == "fashion-mnist: generated samples, seed per method"
+    assert "no seed is common to every method" in texts[0]
+    assert panels == ["ann-vae · FID 30.0 · seed 0", "surrogate-vae · FID 80.2 · seed 1"]
+
+
+def test_sample_pages_skips_a_missing_grid(pages, caplog):
+    recs, figures_dir, seen = pages
+    (figures_dir / "samples" / "surrogate-vae__mnist__seed1.png").unlink()
+    (figures_dir / "samples" / "ann-vae__fashion-mnist__seed0.png").unlink()
+    (figures_dir / "samples" / "surrogate-vae__fashion-mnist__seed1.png").write_bytes(b"not png")
+    with caplog.at_level(logging.WARNING, logger="benchmarks.figures"):
+        paths = figures.sample_pages(recs, figures_dir)
+    assert [p.name for p in paths] == ["samples_mnist.png", "samples_mnist.pdf"]
+    assert "no sample grid for surrogate-vae seed 1" in caplog.text
+    assert "cannot read" in caplog.text
+    _title, texts, panels = seen["samples_mnist"]
+    assert panels == ["ann-vae · FID 25.5", "conversion-vae · FID 71.0", "stdp-vae · FID 91.0"]
+    assert texts == ["same seed for every method; no grid for surrogate-vae"]
+
+
+def test_write_figures_includes_sample_pages(pages):
+    recs, figures_dir, _seen = pages
+    names = {p.name for p in figures.write_figures(recs, figures_dir)}
+    assert {"samples_mnist.png", "samples_mnist.pdf", "samples_fashion-mnist.png",
+            "samples_fashion-mnist.pdf"} <= names
