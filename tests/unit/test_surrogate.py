@@ -260,6 +260,8 @@ def test_gan_config_validation():
         SurrogateGAN.Config(smooth=0.4)
     with pytest.raises(ValueError, match="pack must be an int >= 1"):
         SurrogateGAN.Config(pack=0)
+    with pytest.raises(ValueError, match="d_lr_scale must be > 0"):
+        SurrogateGAN.Config(d_lr_scale=0.0)
     with pytest.raises(ValueError, match="init_gain must be > 0"):
         SurrogateGAN.Config(init_gain=0.0)
     with pytest.raises(ValueError, match="mode_seeking must be >= 0"):
