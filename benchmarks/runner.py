@@ -172,6 +172,11 @@ def _model_path(results_dir: Path, suite: Suite, cell: Cell) -> Path:
     return Path(results_dir) / suite.name / "models" / f"{cell.cell_id}.pt"
 
 
+def filter_grid_path(model_path: Path) -> Path:
+    """``results/<suite>/figures/filters/<cell>.png`` beside ``results/<suite>/models/<cell>.pt``."""
+    return Path(model_path).parent.parent / "figures" / "filters" / f"{Path(model_path).stem}.png"
+
+
 @dataclass
 class CellOutputs:
     """What training and generating one cell produced, before any metric is computed.
@@ -210,6 +215,9 @@ def produce(adapter: str, config: dict[str, Any], *, train: Tensor, recon_ref: T
         bar.close()
     train_seconds = time.perf_counter() - t0
     model.save(model_path)
+    filter_grid = getattr(model, "save_filter_grid", None)
+    if filter_grid is not None:  # what a local learning rule learned, for the reader to see
+        filter_grid(filter_grid_path(model_path))
     t1 = time.perf_counter()
     samples = model.sample(n_eval, seed=seed)
     sample_seconds = time.perf_counter() - t1

@@ -172,3 +172,26 @@ def test_bad_entry_config_fails_before_any_cell_runs(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"entry 'ann-vae'.*unknown config key\(s\) \['latnt'\]"):
         _run(bad, tmp_path / "results")
     assert not (tmp_path / "results").exists()
+
+
+class FilterVAE(AnnVAE):
+    """An adapter with learned filters to show (as stdp-ae has)."""
+
+    name: ClassVar[str] = "filter-vae"
+
+    def save_filter_grid(self, path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"png")
+
+
+def test_filter_grid_lands_beside_the_sample_grids(tmp_path, monkeypatch):
+    from benchmarks.runner import filter_grid_path, produce
+
+    monkeypatch.setitem(adapters.ADAPTERS, "filter-vae", "test_runner:FilterVAE")
+    model_path = tmp_path / "results" / "quick" / "models" / "filter-vae__mnist__seed0.pt"
+    model_path.parent.mkdir(parents=True)
+    produce("filter-vae", {"epochs": 1, "hidden": 16, "latent": 4}, train=_blobs(32, 0),
+            recon_ref=None, n_eval=4, seed=0, model_path=model_path)
+    expected = tmp_path / "results" / "quick" / "figures" / "filters" / "filter-vae__mnist__seed0.png"
+    assert filter_grid_path(model_path) == expected
+    assert expected.read_bytes() == b"png"
