@@ -267,6 +267,22 @@ def _legend_handles(backends: Sequence[str]) -> list[Any]:
 # FID and spikes vs T
 
 
+_DEFAULT_CONFIGS: dict[str, dict[str, Any]] = {}
+
+
+def _default_config(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The registered adapter's default config (empty when the adapter cannot be loaded here)."""
+    import dataclasses
+
+    import adapters
+
+    try:
+        cls = adapters.get_adapter_class(record["adapter"]["name"])
+        return dataclasses.asdict(cls.Config())
+    except Exception:  # noqa: BLE001 - a figure must not fail on an adapter missing here
+        return {}
+
+
 def fid_vs_timesteps(records: Sequence[Mapping[str, Any]], path_stem: str | Path) -> list[Path]:
     """FID and spikes per sample against ``T`` for labels sharing an adapter but not ``T``.
 
@@ -276,12 +292,26 @@ def fid_vs_timesteps(records: Sequence[Mapping[str, Any]], path_stem: str | Path
     Returns:
         The files written (PNG and PDF), or an empty list.
     """
+    # A line joins labels whose configs differ in T alone (not, e.g., a latency-coded variant).
+    others: dict[str, str] = {}
+    for r in records:
+        config = dict(r["adapter"].get("config") or {})
+        config.pop("timesteps", None)
+        defaults = _DEFAULT_CONFIGS.setdefault(r["adapter"]["name"], _default_config(r))
+        def plain(v: Any) -> Any:
+            return list(v) if isinstance(v, tuple) else v
+
+        changed = {k: v for k, v in config.items() if plain(defaults.get(k, v)) != plain(v)}
+        name = r["adapter"]["name"]
+        others[r["adapter"]["label"]] = (
+            f"{name} ({', '.join(f'{k}={v}' for k, v in sorted(changed.items()))})"
+            if changed else name)
     sweeps: dict[str, dict[str, list[Row]]] = {}
     for ds, rows in _by_dataset(_ok_rows(records)).items():
         by_adapter: dict[str, list[Row]] = {}
         for row in rows:
             if row.stat(K.TIMESTEPS).mean is not None:
-                by_adapter.setdefault(row.adapter, []).append(row)
+                by_adapter.setdefault(others.get(row.label, row.adapter), []).append(row)
         for adapter, members in by_adapter.items():
             if len({r.stat(K.TIMESTEPS).mean for r in members}) >= 2:
                 members.sort(key=lambda r: (r.stat(K.TIMESTEPS).mean, r.label))
