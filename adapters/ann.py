@@ -12,18 +12,17 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from adapters.base import FitReport, GenerativeAdapter, OpCounts, ProgressFn
+from adapters.base import FitReport, OpCounts, ProgressFn
 from adapters.coding import bernoulli_noise, make_generator, split_seed
-from adapters.io import atomic_torch_save, load_weights
 from adapters.opcount import OpCounter
 from adapters.seeding import init_parameters_
+from adapters.torch_adapter import TorchModuleAdapter, check_images, shuffled_batches
 
 PIXELS = 28 * 28
 _CHUNK = 1000  # inference batch: bounds memory for 10,000 samples
@@ -62,51 +61,12 @@ def _check_positive(config: Any, *names: str) -> None:
             raise ValueError(f"{type(config).__qualname__}.{name} must be > 0, got {value!r}")
 
 
-def _check_images(x: Tensor) -> None:
-    if not isinstance(x, Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
-        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"images must be a float tensor of shape (N, 1, 28, 28), got {shape}")
-    if x.numel() and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
-        raise ValueError("image values must lie in [0, 1]")
-
-
-def _batches(n: int, batch_size: int, gen: torch.Generator) -> list[Tensor]:
-    order = torch.randperm(n, generator=gen)
-    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
-
-
 def _dense_counts(counter: OpCounter, n: int) -> OpCounts:
     return counter.counts(n_samples=n, timesteps=1)
 
 
-class _AnnBase(GenerativeAdapter):
+class _AnnBase(TorchModuleAdapter):
     backend: ClassVar[str] = "ann"
-
-    def __init__(self, config: Any = None) -> None:
-        super().__init__(config)
-        self._counts: OpCounts | None = None
-
-    def op_counts(self) -> OpCounts:
-        if self._counts is None:
-            raise RuntimeError(f"{self.name}: op_counts() needs a sample() or reconstruct() first")
-        return self._counts
-
-    def _modules(self) -> dict[str, nn.Module]:
-        raise NotImplementedError
-
-    def save(self, path: str | Path) -> None:
-        atomic_torch_save({"config": dataclasses.asdict(self.config),
-                           "state": {k: m.state_dict() for k, m in self._modules().items()}}, path)
-
-    def load(self, path: str | Path) -> None:
-        blob = load_weights(path)
-        saved = dict(blob["config"])
-        current = dataclasses.asdict(self.config)
-        if {k: list(v) if isinstance(v, tuple) else v for k, v in saved.items()} != \
-                {k: list(v) if isinstance(v, tuple) else v for k, v in current.items()}:
-            raise ValueError(f"{path} was saved with config {saved}, not {current}")
-        for key, module in self._modules().items():
-            module.load_state_dict(blob["state"][key])
 
 
 class AnnVAE(_AnnBase):
@@ -172,7 +132,7 @@ class AnnVAE(_AnnBase):
         return kl.sum(dim=1)
 
     def fit(self, train: Tensor, *, seed: int, progress: ProgressFn | None = None) -> FitReport:
-        _check_images(train)
+        check_images(train)
         c = self.config
         init_parameters_(self.encoder, make_generator(split_seed(seed, "init-enc")))
         init_parameters_(self.decoder, make_generator(split_seed(seed, "init-dec")))
@@ -188,7 +148,7 @@ class AnnVAE(_AnnBase):
         self.decoder.train()
         for _epoch in range(c.epochs):
             sums = torch.zeros(3, dtype=torch.float64)
-            for idx in _batches(len(train), c.batch_size, order_gen):
+            for idx in shuffled_batches(len(train), c.batch_size, order_gen):
                 x = x_all[idx]
                 logits = self.encoder(x)
                 z = self._latent(logits, noise_gen)
@@ -228,7 +188,7 @@ class AnnVAE(_AnnBase):
 
     @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
-        _check_images(x)
+        check_images(x)
         counter = OpCounter().watch_synapses(self.encoder, dense=True)
         with counter:
             logits = torch.cat([self.encoder(chunk) for chunk in x.reshape(len(x), -1).split(_CHUNK)])
@@ -272,7 +232,7 @@ class AnnGaussianVAE(AnnVAE):
 
     @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
-        _check_images(x)
+        check_images(x)
         counter = OpCounter().watch_synapses(self.encoder, dense=True)
         with counter:
             stats = torch.cat([self.encoder(c) for c in x.reshape(len(x), -1).split(_CHUNK)])
@@ -331,7 +291,7 @@ class AnnGAN(_AnnBase):
         return {"generator": self.generator, "discriminator": self.discriminator}
 
     def fit(self, train: Tensor, *, seed: int, progress: ProgressFn | None = None) -> FitReport:
-        _check_images(train)
+        check_images(train)
         c = self.config
         init_parameters_(self.generator, make_generator(split_seed(seed, "init-gen")))
         init_parameters_(self.discriminator, make_generator(split_seed(seed, "init-disc")))
@@ -345,7 +305,7 @@ class AnnGAN(_AnnBase):
         step, t0 = 0, time.perf_counter()
         for _epoch in range(c.epochs):
             sums = torch.zeros(2, dtype=torch.float64)
-            for idx in _batches(len(train), c.batch_size, order_gen):
+            for idx in shuffled_batches(len(train), c.batch_size, order_gen):
                 x = x_all[idx]
                 z = bernoulli_noise((len(idx), c.noise_dim), c.noise_p, generator=noise_gen)
                 fake = self.generator(z)

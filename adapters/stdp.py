@@ -40,6 +40,7 @@ from adapters.base import FitReport, GenerativeAdapter, OpCounts, ProgressFn
 from adapters.coding import make_generator, split_seed
 from adapters.io import atomic_torch_save, load_weights
 from adapters.opcount import OpCounter, connection_count
+from adapters.torch_adapter import check_images
 
 try:
     import spyker
@@ -189,14 +190,6 @@ def fit_linear_decoder(
             w += eta * (c[idx].T @ err / len(idx) - decay * w)
             b += eta * err.mean(0)
     return w.float(), b.float()
-
-
-def _check_images(x: Tensor) -> None:
-    if not isinstance(x, Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
-        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"images must be a float tensor of shape (N, 1, 28, 28), got {shape}")
-    if x.numel() and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
-        raise ValueError("image values must lie in [0, 1]")
 
 
 # --------------------------------------------------------------------------------------------
@@ -427,7 +420,7 @@ class StdpAE(GenerativeAdapter):
             float32 ``(N, code_dim)`` in ``{0, 1}``: which last-layer neurons (after pooling)
             fired within ``T`` steps.
         """
-        _check_images(x)
+        check_images(x)
         self._threads()
         chunks = x.split(self.config.encode_batch)
         out = [self._encode_batch(chunk, counter)
@@ -467,7 +460,7 @@ class StdpAE(GenerativeAdapter):
         return done, curve
 
     def fit(self, train: Tensor, *, seed: int, progress: ProgressFn | None = None) -> FitReport:
-        _check_images(train)
+        check_images(train)
         if len(train) < 2:
             raise ValueError(f"fit needs at least 2 training images, got {len(train)}")
         c = self.config
@@ -589,7 +582,7 @@ class StdpAE(GenerativeAdapter):
         Returns:
             float32, same shape as ``x``, in ``[0, 1]``.
         """
-        _check_images(x)
+        check_images(x)
         self._require_fit()
         counter = OpCounter()
         codes = self.encode(x, counter=counter)

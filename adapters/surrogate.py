@@ -15,13 +15,11 @@ snntorch is imported here and nowhere else, so the rest of the suite runs withou
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import snntorch as snn
@@ -30,11 +28,11 @@ import torch.nn.functional as F
 from snntorch import surrogate as snn_surrogate
 from torch import Tensor, nn
 
-from adapters.base import FitReport, GenerativeAdapter, OpCounts, ProgressFn
+from adapters.base import FitReport, ProgressFn
 from adapters.coding import CODINGS, bernoulli_noise, encode, make_generator, split_seed
-from adapters.io import atomic_torch_save, load_weights
 from adapters.opcount import OpCounter
 from adapters.seeding import init_parameters_
+from adapters.torch_adapter import TorchModuleAdapter, check_images, check_n, shuffled_batches
 
 logger = logging.getLogger(__name__)
 
@@ -258,19 +256,6 @@ def _check_common(c: Any) -> None:
                              f"got {value!r}")
 
 
-def _check_images(x: Tensor) -> None:
-    if not isinstance(x, Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
-        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"images must be a float tensor of shape (N, 1, 28, 28), got {shape}")
-    if x.numel() and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
-        raise ValueError("image values must lie in [0, 1]")
-
-
-def _check_n(n: int) -> None:
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an int >= 1, got {n!r}")
-
-
 # -- network builders --------------------------------------------------------------------------
 def _neuron_factory(c: Any) -> Callable[[], snn.Leaky]:
     return lambda: make_neuron(c.neuron, c.beta, c.surrogate, c.slope)
@@ -410,11 +395,6 @@ def _spiking_modules(prefix: str, model: nn.Module) -> dict[str, snn.Leaky]:
     return out
 
 
-def _batches(n: int, batch_size: int, gen: torch.Generator) -> list[Tensor]:
-    order = torch.randperm(n, generator=gen)
-    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
-
-
 def _mmd(a: Tensor, b: Tensor) -> Tensor:
     """Squared MMD between samples ``a`` and ``b`` (``(N, D)`` each), a sum of Gaussian kernels
     with bandwidths spread around the dimension ``D`` (rates lie in ``[0, 1]^D``)."""
@@ -437,41 +417,8 @@ def _mode_seeking(images: Tensor, noise: Tensor) -> Tensor:
 
 
 # -- adapters ----------------------------------------------------------------------------------
-class _SurrogateBase(GenerativeAdapter):
+class _SurrogateBase(TorchModuleAdapter):
     backend: ClassVar[str] = "surrogate"
-
-    def __init__(self, config: Any = None) -> None:
-        super().__init__(config)
-        self._counts: OpCounts | None = None
-
-    def op_counts(self) -> OpCounts:
-        if self._counts is None:
-            raise RuntimeError(f"{self.name}: op_counts() needs a sample() or reconstruct() first")
-        return self._counts
-
-    def _modules(self) -> dict[str, nn.Module]:
-        raise NotImplementedError
-
-    def _set_eval(self, mode: bool) -> None:
-        for module in self._modules().values():
-            module.train(not mode)
-
-    def save(self, path: str | Path) -> None:
-        atomic_torch_save({"config": dataclasses.asdict(self.config),
-                           "state": {k: m.state_dict() for k, m in self._modules().items()}}, path)
-
-    def load(self, path: str | Path) -> None:
-        blob = load_weights(path)
-
-        def plain(d: dict) -> dict:
-            return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
-
-        saved, current = plain(dict(blob["config"])), plain(dataclasses.asdict(self.config))
-        if saved != current:
-            raise ValueError(f"{path} was saved with config {saved}, not {current}")
-        for key, module in self._modules().items():
-            module.load_state_dict(blob["state"][key])
-        self._set_eval(True)
 
     @torch.no_grad()
     def _decode_counted(self, decoder: nn.Module, source: str, noise: Tensor,
@@ -593,7 +540,7 @@ class SurrogateVAE(_SurrogateBase):
         return c.latent * _mmd(rates, prior_rates)
 
     def fit(self, train: Tensor, *, seed: int, progress: ProgressFn | None = None) -> FitReport:
-        _check_images(train)
+        check_images(train)
         c = self.config
         init_parameters_(self.encoder, make_generator(split_seed(seed, "init-enc")))
         init_parameters_(self.decoder, make_generator(split_seed(seed, "init-dec")))
@@ -609,7 +556,7 @@ class SurrogateVAE(_SurrogateBase):
         self._set_eval(False)
         for _epoch in range(c.epochs):
             sums = torch.zeros(4, dtype=torch.float64)
-            for idx in _batches(len(train), c.batch_size, order_gen):
+            for idx in shuffled_batches(len(train), c.batch_size, order_gen):
                 x = train[idx]
                 q = self.encoder(encode(x, c.timesteps, c.coding, generator=code_gen))
                 z = bernoulli_spikes(q, generator=noise_gen)
@@ -640,7 +587,7 @@ class SurrogateVAE(_SurrogateBase):
         Returns:
             float32 ``(n, 1, 28, 28)`` in ``[0, 1]``; the same ``seed`` gives the same images.
         """
-        _check_n(n)
+        check_n(n)
         c = self.config
         z = bernoulli_noise((c.timesteps, n, c.latent), c.prior_p,
                             generator=make_generator(split_seed(seed, "noise")))
@@ -652,7 +599,7 @@ class SurrogateVAE(_SurrogateBase):
 
         Counts cover the whole pass: input spikes, encoder, latent and decoder.
         """
-        _check_images(x)
+        check_images(x)
         c = self.config
         code_gen = make_generator(split_seed(_RECONSTRUCT_SEED, "coding"))
         noise_gen = make_generator(split_seed(_RECONSTRUCT_SEED, "latent"))
@@ -768,7 +715,7 @@ class SurrogateGAN(_SurrogateBase):
         return {"generator": self.generator, "discriminator": self.discriminator}
 
     def fit(self, train: Tensor, *, seed: int, progress: ProgressFn | None = None) -> FitReport:
-        _check_images(train)
+        check_images(train)
         c = self.config
         init_parameters_(self.generator, make_generator(split_seed(seed, "init-gen")))
         with torch.no_grad():  # see Config.init_gain
@@ -788,7 +735,7 @@ class SurrogateGAN(_SurrogateBase):
         self._set_eval(False)
         for _epoch in range(c.epochs):
             sums = torch.zeros(2, dtype=torch.float64)
-            for idx in _batches(len(train), c.batch_size, order_gen):
+            for idx in shuffled_batches(len(train), c.batch_size, order_gen):
                 x = train[idx]
                 z = self._noise(len(idx), noise_gen)
                 fake = self.generator(z)
@@ -825,7 +772,7 @@ class SurrogateGAN(_SurrogateBase):
         Returns:
             float32 ``(n, 1, 28, 28)`` in ``[0, 1]``; the same ``seed`` gives the same images.
         """
-        _check_n(n)
+        check_n(n)
         z = self._noise(n, make_generator(split_seed(seed, "noise")))
         return self._decode_counted(self.generator, "noise", z)
 

@@ -8,9 +8,9 @@ import pytest
 
 import adapters
 from benchmarks.__main__ import main
+from benchmarks.metrics import keys as K
 from benchmarks.runner import isolated_python
 from benchmarks.suites import load_suite
-from benchmarks.metrics import keys as K
 
 pytestmark = pytest.mark.slow
 

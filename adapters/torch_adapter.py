@@ -1,0 +1,79 @@
+"""Plumbing shared by the adapters whose networks are torch modules (``ann``, ``surrogate``,
+and the input check of ``stdp``): image and count checks, shuffled mini-batches, the op counts
+kept from the last measured pass, and saving/loading the modules with their config."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from adapters.base import GenerativeAdapter, OpCounts
+from adapters.io import atomic_torch_save, load_weights
+
+
+def check_images(x: Any) -> None:
+    """Reject anything but a ``(N, 1, 28, 28)`` tensor with values in ``[0, 1]``."""
+    if not isinstance(x, Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"images must be a float tensor of shape (N, 1, 28, 28), got {shape}")
+    if x.numel() and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
+        raise ValueError("image values must lie in [0, 1]")
+
+
+def check_n(n: Any) -> None:
+    """Reject a sample count that is not an int ``>= 1``."""
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an int >= 1, got {n!r}")
+
+
+def shuffled_batches(n: int, batch_size: int, gen: torch.Generator) -> list[Tensor]:
+    """Indices ``0..n-1`` in an order drawn from ``gen``, cut into batches of ``batch_size``."""
+    order = torch.randperm(n, generator=gen)
+    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+def _plain(config: dict[str, Any]) -> dict[str, Any]:
+    """A config as JSON/torch.save round-trips it (tuples become lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
+
+
+class TorchModuleAdapter(GenerativeAdapter):
+    """A :class:`GenerativeAdapter` whose state is a few named ``nn.Module``\\ s.
+
+    Subclasses return them from :meth:`_modules` and set ``self._counts`` from the real forward
+    pass of ``sample`` / ``reconstruct``.
+    """
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self._counts: OpCounts | None = None
+
+    def op_counts(self) -> OpCounts:
+        if self._counts is None:
+            raise RuntimeError(f"{self.name}: op_counts() needs a sample() or reconstruct() first")
+        return self._counts
+
+    def _modules(self) -> dict[str, nn.Module]:
+        raise NotImplementedError
+
+    def _set_eval(self, mode: bool) -> None:
+        for module in self._modules().values():
+            module.train(not mode)
+
+    def save(self, path: str | Path) -> None:
+        atomic_torch_save({"config": dataclasses.asdict(self.config),
+                           "state": {k: m.state_dict() for k, m in self._modules().items()}}, path)
+
+    def load(self, path: str | Path) -> None:
+        """Load weights saved by :meth:`save` with the same config (else ``ValueError``)."""
+        blob = load_weights(path)
+        saved, current = _plain(dict(blob["config"])), _plain(dataclasses.asdict(self.config))
+        if saved != current:
+            raise ValueError(f"{path} was saved with config {saved}, not {current}")
+        for key, module in self._modules().items():
+            module.load_state_dict(blob["state"][key])
+        self._set_eval(True)
