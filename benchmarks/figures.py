@@ -267,20 +267,27 @@ def _legend_handles(backends: Sequence[str]) -> list[Any]:
 # FID and spikes vs T
 
 
-_DEFAULT_CONFIGS: dict[str, dict[str, Any]] = {}
+def _sweep_lines(records: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Label -> the line it belongs to in a T sweep: labels whose configs differ in T alone share
+    one line, named after the adapter plus the settings that set it apart from the adapter's other
+    lines (e.g. ``surrogate-vae (coding=latency)``). From the records alone."""
+    def plain(v: Any) -> Any:
+        return list(v) if isinstance(v, tuple) else v
 
-
-def _default_config(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The registered adapter's default config (empty when the adapter cannot be loaded here)."""
-    import dataclasses
-
-    import adapters
-
-    try:
-        cls = adapters.get_adapter_class(record["adapter"]["name"])
-        return dataclasses.asdict(cls.Config())
-    except Exception:  # noqa: BLE001 - a figure must not fail on an adapter missing here
-        return {}
+    configs: dict[str, tuple[str, dict[str, Any]]] = {}
+    for r in records:
+        config = {k: plain(v) for k, v in (r["adapter"].get("config") or {}).items()
+                  if k != "timesteps"}
+        configs[r["adapter"]["label"]] = (r["adapter"]["name"], config)
+    lines: dict[str, str] = {}
+    for name in {n for n, _ in configs.values()}:
+        members = {label: c for label, (n, c) in configs.items() if n == name}
+        keys = {k for c in members.values() for k in c}
+        varying = sorted(k for k in keys if len({repr(c.get(k)) for c in members.values()}) > 1)
+        for label, c in members.items():
+            diff = ", ".join(f"{k}={c.get(k)}" for k in varying if k in c)
+            lines[label] = f"{name} ({diff})" if diff else name
+    return lines
 
 
 def fid_vs_timesteps(records: Sequence[Mapping[str, Any]], path_stem: str | Path) -> list[Path]:
@@ -293,19 +300,7 @@ def fid_vs_timesteps(records: Sequence[Mapping[str, Any]], path_stem: str | Path
         The files written (PNG and PDF), or an empty list.
     """
     # A line joins labels whose configs differ in T alone (not, e.g., a latency-coded variant).
-    others: dict[str, str] = {}
-    for r in records:
-        config = dict(r["adapter"].get("config") or {})
-        config.pop("timesteps", None)
-        defaults = _DEFAULT_CONFIGS.setdefault(r["adapter"]["name"], _default_config(r))
-        def plain(v: Any) -> Any:
-            return list(v) if isinstance(v, tuple) else v
-
-        changed = {k: v for k, v in config.items() if plain(defaults.get(k, v)) != plain(v)}
-        name = r["adapter"]["name"]
-        others[r["adapter"]["label"]] = (
-            f"{name} ({', '.join(f'{k}={v}' for k, v in sorted(changed.items()))})"
-            if changed else name)
+    others = _sweep_lines(records)
     sweeps: dict[str, dict[str, list[Row]]] = {}
     for ds, rows in _by_dataset(_ok_rows(records)).items():
         by_adapter: dict[str, list[Row]] = {}

@@ -218,3 +218,17 @@ def test_write_figures_includes_sample_pages(pages):
     names = {p.name for p in figures.write_figures(recs, figures_dir)}
     assert {"samples_mnist.png", "samples_mnist.pdf", "samples_fashion-mnist.png",
             "samples_fashion-mnist.pdf"} <= names
+
+
+def test_sweep_lines_join_labels_that_differ_in_t_alone():
+    from benchmarks.figures import _sweep_lines
+
+    def rec(label, **config):
+        return {"adapter": {"label": label, "name": "surrogate-vae", "config": config}}
+
+    lines = _sweep_lines([rec("t4", timesteps=4, coding="rate", hidden=(8,)),
+                          rec("t8", timesteps=8, coding="rate", hidden=[8]),
+                          rec("lat", timesteps=16, coding="latency", hidden=[8])])
+    assert lines["t4"] == lines["t8"] == "surrogate-vae (coding=rate)"
+    assert lines["lat"] == "surrogate-vae (coding=latency)"
+    assert _sweep_lines([rec("only", timesteps=8, coding="rate")]) == {"only": "surrogate-vae"}
