@@ -10,6 +10,7 @@ import dataclasses
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 from benchmarks.runner import DEFAULT_RESULTS
@@ -32,7 +33,7 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from benchmarks.runner import run_suite, select_cells
+    from benchmarks.runner import pending_cells, run_suite, select_cells
     from benchmarks.suites import load_suite
 
     suite = load_suite(args.suite)
@@ -41,6 +42,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")
         suite = dataclasses.replace(suite, threads=args.threads)
     cells = select_cells(suite, labels=args.adapters, datasets=args.datasets, seeds=args.seeds)
+    if args.jobs < 1:
+        raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
+    if args.jobs > 1 and args.executor == "ray":
+        raise ValueError("--jobs is for the local executor; Ray runs as many cells at once as "
+                         "the cluster's CPUs allow (each entry's cpus)")
+    to_run = len(cells) if args.force else len(pending_cells(suite, cells, args.results_dir))
+    started = time.perf_counter()
     if args.executor == "ray":
         try:
             from benchmarks.ray_executor import run_suite_ray
@@ -48,8 +56,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
             raise SystemExit(f"--executor ray needs Ray: pip install -e '.[ray]' ({err})") from err
         records = run_suite_ray(suite, cells, results_dir=args.results_dir, force=args.force,
                                 address=args.address, max_retries=args.max_retries)
+    elif args.jobs > 1:
+        from benchmarks.local_executor import run_suite_parallel
+
+        records = run_suite_parallel(suite, cells, jobs=args.jobs, results_dir=args.results_dir,
+                                     force=args.force, max_retries=args.max_retries)
     else:
         records = run_suite(suite, cells, results_dir=args.results_dir, force=args.force)
+    wall = time.perf_counter() - started
+    log.info("suite %s: %d cells (%d run now, %d already recorded) in %.0f s wall time "
+             "(executor %s, jobs %d, %d thread(s) per cell)", suite.name, len(records), to_run,
+             len(cells) - to_run, wall, args.executor, args.jobs, suite.threads)
     summary = {r["cell_id"]: r["status"] for r in records}
     failed = [k for k, v in summary.items() if v == "failed"]
     if args.json:
@@ -199,9 +216,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads per cell instead of the suite's (recorded in each record)")
     p.add_argument("--executor", choices=["local", "ray"], default="local")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="local executor: cells run at once, each in its own worker process "
+                        "(default 1: one after another in this process); keep jobs x threads "
+                        "<= cores")
     p.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
     p.add_argument("--max-retries", type=int, default=1,
-                   help="with --executor ray: times a cell whose worker died is run again (default 1)")
+                   help="with --jobs > 1 or --executor ray: times a cell whose worker process "
+                        "died is run again (default 1)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_run)
 

@@ -37,6 +37,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RESULTS = REPO_ROOT / "results"
 _SAMPLE_GRID = 100  # samples shown per cell in its grid figure
 _BASELINE_OF_FAMILY = {"vae": "ann-vae", "gan": "ann-gan", "autoencoder": "ann-vae"}
+#: Whether a cell shows its training progress bar: off in ``--jobs`` workers (and the isolated
+#: backends' processes they start), whose bars would interleave; the parent shows the cells done
+#: and running instead.
+CELL_PROGRESS = os.environ.get("SPIKEGENBENCH_CELL_PROGRESS", "1") != "0"
 
 
 @dataclass(frozen=True)
@@ -155,7 +159,7 @@ def _baseline_energy(suite: Suite, family: str, energy_model: Any) -> float | No
 
 
 def _tqdm_progress(desc: str) -> tuple[Any, Any]:
-    bar = tqdm(desc=desc, unit="step", leave=False, dynamic_ncols=True)
+    bar = tqdm(desc=desc, unit="step", leave=False, dynamic_ncols=True, disable=not CELL_PROGRESS)
 
     def progress(done: int, total: int, postfix: dict[str, float]) -> None:
         if bar.total != total:
@@ -379,6 +383,17 @@ def existing_record(path: Path, chash: str) -> dict[str, Any] | None:
     return None
 
 
+def pending_cells(suite: Suite, cells: Sequence[Cell], results_dir: Path) -> list[Cell]:
+    """The cells of ``cells`` that a run would execute: those without a record of the same config
+    hash (ok or skipped) under ``results_dir``."""
+    out = []
+    for cell in cells:
+        chash = cell_hash(suite, cell, full_config(cell.entry))
+        if existing_record(rec.record_path(results_dir, suite.name, cell.cell_id), chash) is None:
+            out.append(cell)
+    return out
+
+
 def run_suite(suite: Suite, cells: Sequence[Cell], *, results_dir: Path = DEFAULT_RESULTS,
               force: bool = False,
               context_factory: Callable[[str, Suite], Any] | None = None) -> list[dict[str, Any]]:
@@ -408,6 +423,7 @@ def run_suite(suite: Suite, cells: Sequence[Cell], *, results_dir: Path = DEFAUL
             out.append(old)
             continue
         out.append(execute_cell(suite, cell, chash, config, contexts, results_dir, context_factory))
+        out[-1]["env"]["jobs"] = 1  # cells running beside it (its timings depend on it)
         rec.write_json_atomic(path, out[-1])
         log.info("%s: %s", cell.cell_id, out[-1]["status"])
     return out

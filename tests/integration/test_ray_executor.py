@@ -1,26 +1,26 @@
 """The Ray executor on a real local Ray instance (2 CPUs) and tiny synthetic data.
 
-Ray workers are separate processes: they import this module by name (its folder is on their
-``PYTHONPATH``) to unpickle :class:`FakeContext`, and register the test adapters through the
-``worker_process_setup_hook`` of the Ray instance the fixture starts.
+Ray workers are separate processes: they import this module by name (its folder and the
+repository root are on their ``PYTHONPATH``) to unpickle :class:`tests.fakes.FakeContext`, and
+register the test adapters through the ``worker_process_setup_hook`` of the Ray instance the
+fixture starts.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
-import torch
 
 import adapters
 from adapters.ann import AnnVAE
 from benchmarks.metrics import keys as K
 from benchmarks.runner import REPO_ROOT, run_suite, select_cells
 from benchmarks.suites import load_suite
+from tests.fakes import FakeContext
 
 ray = pytest.importorskip("ray", reason="needs Ray: pip install -e '.[ray]' (or tox -e ray)")
 
@@ -85,41 +85,6 @@ class CrashVAE(AnnVAE):
 def register_test_adapters() -> None:
     """Ray's ``worker_process_setup_hook``: the test adapters, in every worker process."""
     adapters.ADAPTERS.update(_TEST_ADAPTERS)
-
-
-def _blobs(n: int, seed: int) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.rand(n, 1, 28, 28, generator=gen) * 0.1
-    for i, (r, c) in enumerate(torch.randint(4, 18, (n, 2), generator=gen).tolist()):
-        x[i, 0, r:r + 6, c:c + 6] = 0.9
-    return x
-
-
-@dataclass
-class FakeContext:
-    """What DatasetContext holds, built from synthetic images and an untrained feature net."""
-
-    name: str
-    suite: object
-
-    def __post_init__(self):
-        from benchmarks.metrics.features import FeatureNet, FeatureNetInfo
-
-        self.train = _blobs(128, 0)
-        self.test = _blobs(64, 1)
-        self.eval_ref = self.test[: self.suite.n_eval]
-        self.recon_ref = self.test[: self.suite.n_recon]
-        self.checksum = "synthetic"
-        gen = torch.Generator().manual_seed(0)
-        self.feature_net = FeatureNet()
-        with torch.no_grad():
-            for p in self.feature_net.parameters():
-                p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
-        self.feature_net.eval()
-        self.feature_info = FeatureNetInfo(
-            dataset=self.name, version="test", data_checksum="x", test_accuracy=0.5,
-            name="untrained[test]", feature_dim=self.feature_net.features(self.test[:2]).shape[1])
-        self.anchors = {K.FID_DATA_FLOOR: 1.0, K.FID_NOISE_CEILING: 100.0}
 
 
 class CountingFactory:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 import pytest
-import torch
 
 import adapters
 from adapters.ann import AnnVAE
@@ -16,6 +14,7 @@ from benchmarks.__main__ import main
 from benchmarks.metrics import keys as K
 from benchmarks.runner import run_suite, select_cells
 from benchmarks.suites import load_suite
+from tests.fakes import FakeContext, blobs
 
 SUITE = """
 [suite]
@@ -47,41 +46,6 @@ class BrokenVAE(AnnVAE):
 
     def fit(self, train, *, seed, progress=None):
         raise RuntimeError("deliberately broken")
-
-
-def _blobs(n: int, seed: int) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.rand(n, 1, 28, 28, generator=gen) * 0.1
-    for i, (r, c) in enumerate(torch.randint(4, 18, (n, 2), generator=gen).tolist()):
-        x[i, 0, r:r + 6, c:c + 6] = 0.9
-    return x
-
-
-@dataclass
-class FakeContext:
-    """What DatasetContext holds, built from synthetic images and an untrained feature net."""
-
-    name: str
-    suite: object
-
-    def __post_init__(self):
-        from benchmarks.metrics.features import FeatureNet, FeatureNetInfo
-
-        self.train = _blobs(128, 0)
-        self.test = _blobs(64, 1)
-        self.eval_ref = self.test[: self.suite.n_eval]
-        self.recon_ref = self.test[: self.suite.n_recon]
-        self.checksum = "synthetic"
-        gen = torch.Generator().manual_seed(0)
-        self.feature_net = FeatureNet()
-        with torch.no_grad():
-            for p in self.feature_net.parameters():
-                p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
-        self.feature_net.eval()
-        self.feature_info = FeatureNetInfo(dataset=self.name, version="test", data_checksum="x",
-                                           test_accuracy=0.5, name="untrained[test]",
-                                           feature_dim=self.feature_net.features(self.test[:2]).shape[1])
-        self.anchors = {K.FID_DATA_FLOOR: 1.0, K.FID_NOISE_CEILING: 100.0}
 
 
 @pytest.fixture
@@ -190,7 +154,7 @@ def test_filter_grid_lands_beside_the_sample_grids(tmp_path, monkeypatch):
     monkeypatch.setitem(adapters.ADAPTERS, "filter-vae", "test_runner:FilterVAE")
     model_path = tmp_path / "results" / "quick" / "models" / "filter-vae__mnist__seed0.pt"
     model_path.parent.mkdir(parents=True)
-    produce("filter-vae", {"epochs": 1, "hidden": 16, "latent": 4}, train=_blobs(32, 0),
+    produce("filter-vae", {"epochs": 1, "hidden": 16, "latent": 4}, train=blobs(32, 0),
             recon_ref=None, n_eval=4, seed=0, model_path=model_path)
     expected = tmp_path / "results" / "quick" / "figures" / "filters" / "filter-vae__mnist__seed0.png"
     assert filter_grid_path(model_path) == expected

@@ -1,0 +1,1 @@
+"""SpikeGenBench tests (a package, so ``tests.fakes`` wins over any installed ``tests``)."""

@@ -1,0 +1,49 @@
+"""Stand-ins shared by the runner and executor tests: a data-set context of synthetic images.
+
+Importable as ``tests.fakes`` from worker processes too (spawned ``--jobs`` workers and Ray
+workers have the repository root on their path), so executors can unpickle it there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from benchmarks.metrics import keys as K
+
+
+def blobs(n: int, seed: int) -> torch.Tensor:
+    """``n`` images of a bright 6x6 square at a random place on a dim noisy background."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, 28, 28, generator=gen) * 0.1
+    for i, (r, c) in enumerate(torch.randint(4, 18, (n, 2), generator=gen).tolist()):
+        x[i, 0, r:r + 6, c:c + 6] = 0.9
+    return x
+
+
+@dataclass
+class FakeContext:
+    """What DatasetContext holds, built from synthetic images and an untrained feature net."""
+
+    name: str
+    suite: object
+
+    def __post_init__(self):
+        from benchmarks.metrics.features import FeatureNet, FeatureNetInfo
+
+        self.train = blobs(128, 0)
+        self.test = blobs(64, 1)
+        self.eval_ref = self.test[: self.suite.n_eval]
+        self.recon_ref = self.test[: self.suite.n_recon]
+        self.checksum = "synthetic"
+        gen = torch.Generator().manual_seed(0)
+        self.feature_net = FeatureNet()
+        with torch.no_grad():
+            for p in self.feature_net.parameters():
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
+        self.feature_net.eval()
+        self.feature_info = FeatureNetInfo(
+            dataset=self.name, version="test", data_checksum="x", test_accuracy=0.5,
+            name="untrained[test]", feature_dim=self.feature_net.features(self.test[:2]).shape[1])
+        self.anchors = {K.FID_DATA_FLOOR: 1.0, K.FID_NOISE_CEILING: 100.0}

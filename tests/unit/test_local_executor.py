@@ -1,0 +1,138 @@
+"""``run --jobs N``: cells in spawned worker processes, on tiny synthetic data.
+
+Workers are fresh Python processes: they unpickle :class:`tests.fakes.FakeContext` and get the
+test adapters from the registry the parent hands them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+import adapters
+from adapters.ann import AnnVAE
+from benchmarks.__main__ import main
+from benchmarks.local_executor import run_suite_parallel
+from benchmarks.metrics import keys as K
+from benchmarks.runner import run_suite, select_cells
+from benchmarks.suites import load_suite
+from tests.fakes import FakeContext
+
+#: Metrics that measure this run's machine and moment rather than the model.
+_TIMING = {K.TRAIN_SECONDS, K.SAMPLE_THROUGHPUT, K.PEAK_MEMORY_MB}
+
+SUITE = """
+[suite]
+name = "jobs"
+datasets = ["mnist"]
+seeds = [0, 1]
+n_train = 128
+n_eval = 64
+n_recon = 32
+threads = 1
+
+[[entry]]
+adapter = "ann-vae"
+config = { epochs = 1, hidden = 32, latent = 8 }
+
+[[entry]]
+adapter = "exit-vae"
+seeds = [0]
+
+[[entry]]
+adapter = "ann-gan"
+config = { epochs = 1, hidden = 32, noise_dim = 8 }
+seeds = [0]
+"""
+
+
+class ExitVAE(AnnVAE):
+    """Training ends its own process with exit code 7, as an OOM kill or a segfault would; in the
+    parent process (the sequential runner) it raises instead."""
+
+    name: ClassVar[str] = "exit-vae"
+
+    def fit(self, train, *, seed, progress=None):
+        if os.environ.get("SPIKEGENBENCH_CELL_PROGRESS") == "0":  # set in --jobs workers only
+            Path(os.environ["EXIT_VAE_LOG"]).open("a").write("attempt\n")
+            os._exit(7)
+        raise RuntimeError("exit-vae ran outside a worker")
+
+
+@pytest.fixture
+def suite(tmp_path, monkeypatch):
+    monkeypatch.setitem(adapters.ADAPTERS, "exit-vae", "test_local_executor:ExitVAE")
+    monkeypatch.setenv("EXIT_VAE_LOG", str(tmp_path / "exit-vae.log"))
+    path = tmp_path / "jobs.toml"
+    path.write_text(SUITE)
+    return load_suite(path)
+
+
+def _records(results: Path) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text())
+            for p in sorted((results / "jobs" / "records").glob("*.json"))}
+
+
+def test_two_workers_give_the_sequential_numbers_and_a_dead_worker_costs_one_cell(suite,
+                                                                                  tmp_path):
+    cells = select_cells(suite)
+    par_dir, seq_dir = tmp_path / "par", tmp_path / "seq"
+    out = run_suite_parallel(suite, cells, jobs=2, results_dir=par_dir,
+                             context_factory=FakeContext, max_retries=1)
+    assert [r["cell_id"] for r in out] == [c.cell_id for c in cells]  # the suite's order
+    status = {r["cell_id"]: r["status"] for r in out}
+    assert status == {"ann-vae__mnist__seed0": "ok", "ann-vae__mnist__seed1": "ok",
+                      "exit-vae__mnist__seed0": "failed", "ann-gan__mnist__seed0": "ok"}
+    dead = _records(par_dir)["exit-vae__mnist__seed0"]
+    assert dead["error"]["type"] == "WorkerDied"
+    assert "all 2 attempt(s)" in dead["error"]["message"]
+    assert "exit code 7" in dead["error"]["message"]
+    assert (tmp_path / "exit-vae.log").read_text().count("attempt") == 2  # retried once
+    assert all(v is None for v in dead["metrics"].values())
+
+    run_suite(suite, [c for c in cells if c.entry.adapter != "exit-vae"], results_dir=seq_dir,
+              context_factory=FakeContext)
+    par, seq = _records(par_dir), _records(seq_dir)
+    for cid, record in seq.items():
+        got = par[cid]
+        assert got["config_hash"] == record["config_hash"]
+        assert got["env"]["jobs"] == 2 and record["env"]["jobs"] == 1
+        for key, value in record["metrics"].items():
+            if key not in _TIMING:
+                assert got["metrics"][key] == value, (cid, key)
+        assert (par_dir / got["artifacts"]["samples"].removeprefix("results/")).is_file()
+        assert (par_dir / "jobs" / "models" / f"{cid}.pt").is_file()
+
+    # resume: the finished cells are kept, only the failed one runs again (and dies again)
+    (tmp_path / "exit-vae.log").unlink()
+    again = run_suite_parallel(suite, cells, jobs=2, results_dir=par_dir,
+                               context_factory=FakeContext, max_retries=0)
+    assert [r["timing"] for r in again if r["status"] == "ok"] == \
+        [par[r["cell_id"]]["timing"] for r in again if r["status"] == "ok"]
+    assert (tmp_path / "exit-vae.log").read_text().count("attempt") == 1
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"jobs": 0}, "jobs must be an int >= 1, got 0"),
+    ({"jobs": 2, "max_retries": -1}, "max_retries must be an int >= 0, got -1"),
+])
+def test_bad_jobs_or_retries_are_rejected(suite, tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        run_suite_parallel(suite, select_cells(suite), results_dir=tmp_path,
+                           context_factory=FakeContext, **kwargs)
+    assert not (tmp_path / "jobs").exists()
+
+
+def test_cli_rejects_jobs_with_ray_and_jobs_below_one(suite, tmp_path, caplog):
+    path = tmp_path / "jobs.toml"
+    assert main(["run", "--suite", str(path), "--jobs", "0", "--results-dir",
+                 str(tmp_path)]) == 2
+    assert "--jobs must be >= 1, got 0" in caplog.text
+    assert main(["run", "--suite", str(path), "--jobs", "2", "--executor", "ray",
+                 "--results-dir", str(tmp_path)]) == 2
+    assert "--jobs is for the local executor" in caplog.text
+    assert not (tmp_path / "jobs").exists()
