@@ -193,7 +193,20 @@ def test_latex_parses(written):
     # \midrule between backend groups: ann | surrogate | conversion on mnist
     mnist = tex.split(r"\end{table}")[0]
     assert mnist.count(r"\midrule") == 3
+    for title in ("ANN baselines (non-spiking)", "Surrogate-gradient SNNs (snntorch)",
+                  "ANN-to-SNN conversion (SNN Toolbox)"):
+        assert rf"\multicolumn{{15}}{{l}}{{\emph{{{title}}}}} \\" in mnist
+    # names over a second header row of units and directions; "per sample" said in the caption
+    assert "& Spikes & SynOps & MACs & Energy &" in mnist
+    assert r"& (nJ) $\downarrow$ &" in mnist and "per generated sample" in mnist
     assert r"\multicolumn{13}{l}{\emph{failed: RuntimeError" in mnist
+
+
+def test_std_is_shown_in_the_means_units_and_decimals():
+    assert tables._like("2.01k", 14.8) == "0.01k"
+    assert tables._like("0.776", 0.00684) == "0.007"
+    assert tables._like("1262", 8.6) == "9"
+    assert tables._like("4.56M", 140e3) == "0.14M"
 
 
 def test_tex_escape():
