@@ -166,3 +166,17 @@ class GenerativeAdapter(ABC):
     def extra_outputs(self) -> dict[str, Any]:
         """Backend-specific extras for the record (e.g. the ANN upper bound's samples)."""
         return {}
+
+    def trained_twin(self) -> tuple[str, dict[str, Any]] | None:
+        """``(adapter name, full config)`` of another adapter whose trained model is exactly what
+        this one's ``fit`` would train first (a conversion starts from its ANN), else ``None``.
+
+        When a run already holds that twin, trained on the same data with the same seed, the
+        runner hands it to :meth:`start_from` before ``fit``, which then skips that training.
+        """
+        return None
+
+    def start_from(self, path: Path, fit: Mapping[str, Any], source: str) -> None:
+        """Use the twin saved at ``path`` (its record's ``fit``; ``source`` its cell id) instead
+        of training it in the next ``fit``. Only adapters with a :meth:`trained_twin` have one."""
+        raise NotImplementedError(f"{self.name} has no trained twin to start from")

@@ -47,7 +47,7 @@ import logging
 import math
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -433,6 +433,7 @@ class _ConversionBase(GenerativeAdapter):
         self._counts: OpCounts | None = None
         self._extra: dict[str, Any] = {}
         self._fit_extra: dict[str, float] = {}
+        self._twin: tuple[Path, Mapping[str, Any], str] | None = None
 
     # -- config plumbing -------------------------------------------------------------------
     def _ann_config(self) -> Any:
@@ -487,23 +488,51 @@ class _ConversionBase(GenerativeAdapter):
         return extra
 
     # -- interface -------------------------------------------------------------------------
+    def trained_twin(self) -> tuple[str, dict[str, Any]]:
+        """The ANN adapter (``ann-vae``/``ann-gan``) of the same config: training it is the first
+        half of this adapter's ``fit``, bit for bit (same code, seed and data)."""
+        return self._ann_cls.name, dataclasses.asdict(self._ann_config())
+
+    def start_from(self, path: Path, fit: Mapping[str, Any], source: str) -> None:
+        self._twin = (Path(path), dict(fit), str(source))
+
     def fit(self, train: Tensor, *, seed: int, progress: ProgressFn | None = None) -> FitReport:
+        """Train the ANN (or load its trained twin, see :meth:`start_from`), then convert it.
+
+        ``train_seconds`` of the report includes the ANN's training time either way (a loaded
+        twin's is the time its own cell recorded), so the cost of a converted model is the same
+        number whether or not its ANN was trained in this cell.
+        """
         t0 = time.perf_counter()
-        report = self._ann.fit(train, seed=seed, progress=progress)
-        log.info("%s: ANN trained in %.1f s; converting with SNN Toolbox", self.name,
-                 report.train_seconds)
+        reused: dict[str, float] = {}
+        if self._twin is None:
+            report = self._ann.fit(train, seed=seed, progress=progress)
+            log.info("%s: ANN trained in %.1f s; converting with SNN Toolbox", self.name,
+                     report.train_seconds)
+        else:
+            path, fit, source = self._twin
+            self._ann.load(path)
+            report = FitReport(epochs=int(fit["epochs"]), steps=int(fit["steps"]),
+                               train_seconds=float(fit["train_seconds"]),
+                               history=dict(fit.get("history") or {}))
+            # twin_train_seconds: the runner adds it to this cell's measured training time
+            reused = {"twin_train_seconds": report.train_seconds,
+                      "twin_load_seconds": time.perf_counter() - t0}
+            log.info("%s: ANN loaded from %s (trained in %.1f s by cell %s); converting with "
+                     "SNN Toolbox", self.name, path, report.train_seconds, source)
         self._convert(seed)
         snn = self._require_snn()
-        extra = {"ann_train_seconds": report.train_seconds,
+        extra = {"ann_train_seconds": report.train_seconds, **reused,
                  "conversion_seconds": snn.conversion_seconds,
                  "readout_scale": snn.readout_scale}
         extra.update(self._sweep(seed))
         self._fit_extra = dict(extra)
         log.info("%s: agreement corr at T=%d: %.4f", self.name, self.config.timesteps,
                  extra[f"agreement_corr_T{self.config.timesteps}"])
+        own = time.perf_counter() - t0
         return FitReport(epochs=report.epochs, steps=report.steps,
-                         train_seconds=time.perf_counter() - t0, history=report.history,
-                         extra={**report.extra, **extra})
+                         train_seconds=own + (report.train_seconds if reused else 0.0),
+                         history=report.history, extra={**report.extra, **extra})
 
     @torch.no_grad()
     def _generate(self, z: Tensor, key: str) -> Tensor:

@@ -204,20 +204,30 @@ class CellOutputs:
 
 
 def produce(adapter: str, config: dict[str, Any], *, train: Tensor, recon_ref: Tensor | None,
-            n_eval: int, seed: int, model_path: Path, desc: str = "fit") -> CellOutputs:
+            n_eval: int, seed: int, model_path: Path, desc: str = "fit",
+            twins: Sequence[dict[str, Any]] = ()) -> CellOutputs:
     """Train one adapter, save it, sample ``n_eval`` images and reconstruct ``recon_ref``.
 
     Imports nothing of ``benchmarks.metrics`` (so it also runs in an isolated backend's
     environment, which lacks torch-fidelity).
+
+    Args:
+        twins: trained models of this run on the same data and seed (see :func:`trained_twins`);
+            if one is the adapter's :meth:`~adapters.base.GenerativeAdapter.trained_twin`, the
+            adapter starts from it instead of training it again. Its recorded training time is
+            added to this cell's, so the reported cost does not depend on the reuse.
     """
     model = adapters.create(adapter, config)
+    twin = _matching_twin(model, twins)
+    if twin is not None:
+        model.start_from(Path(twin["model_path"]), twin["fit"], twin["cell_id"])
     bar, progress = _tqdm_progress(desc)
     t0 = time.perf_counter()
     try:
         report = model.fit(train, seed=seed, progress=progress)
     finally:
         bar.close()
-    train_seconds = time.perf_counter() - t0
+    train_seconds = time.perf_counter() - t0 + float(report.extra.get("twin_train_seconds", 0.0))
     model.save(model_path)
     filter_grid = getattr(model, "save_filter_grid", None)
     if filter_grid is not None:  # what a local learning rule learned, for the reader to see
@@ -243,6 +253,44 @@ def produce(adapter: str, config: dict[str, Any], *, train: Tensor, recon_ref: T
     return out
 
 
+def _plain(value: Any) -> Any:
+    """``value`` as JSON would give it back (tuples become lists), for comparing configs."""
+    return json.loads(json.dumps(value))
+
+
+def _matching_twin(model: Any, twins: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    wanted = model.trained_twin()
+    if wanted is None:
+        return None
+    name, config = wanted
+    return next((t for t in twins if t["adapter"] == name
+                 and _plain(t["config"]) == _plain(config)), None)
+
+
+def trained_twins(suite: Suite, cell: Cell, results_dir: Path) -> list[dict[str, Any]]:
+    """The models this suite already trained on ``cell``'s data set and seed: one entry per ok
+    record of another entry whose saved model exists, with its adapter, full config, model path,
+    ``fit`` and cell id. A conversion cell starts from its ANN among them (same config: the same
+    weights bit for bit), so the suite does not train that ANN twice."""
+    out = []
+    for entry in suite.entries:
+        if entry.label == cell.entry.label:
+            continue
+        other = Cell(entry, cell.dataset, cell.seed)
+        model = _model_path(results_dir, suite, other)
+        if not model.is_file():
+            continue
+        record = existing_record(rec.record_path(results_dir, suite.name, other.cell_id),
+                                 cell_hash(suite, other, full_config(entry)))
+        if record is not None and record["status"] == "ok" and record.get("fit"):
+            out.append({"adapter": record["adapter"]["name"],
+                        "config": record["adapter"]["config"], "model_path": str(model.resolve()),
+                        "fit": {k: record["fit"][k] for k in
+                                ("epochs", "steps", "train_seconds", "history")},
+                        "cell_id": other.cell_id})
+    return out
+
+
 def _produce_here(suite: Suite, cell: Cell, ctx: Any, results_dir: Path) -> CellOutputs:
     from benchmarks.metrics.cost import PeakMemory
 
@@ -250,7 +298,7 @@ def _produce_here(suite: Suite, cell: Cell, ctx: Any, results_dir: Path) -> Cell
         out = produce(cell.entry.adapter, cell.entry.config, train=ctx.train,
                       recon_ref=ctx.recon_ref if suite.n_recon else None, n_eval=suite.n_eval,
                       seed=cell.seed, model_path=_model_path(results_dir, suite, cell),
-                      desc=f"fit {cell.cell_id}")
+                      desc=f"fit {cell.cell_id}", twins=trained_twins(suite, cell, results_dir))
     out.peak_mb = mem.peak_mb
     return out
 
@@ -460,6 +508,7 @@ def _produce_isolated(python: Path, suite: Suite, cell: Cell, results_dir: Path)
             "dataset": cell.dataset, "seed": cell.seed, "n_train": suite.n_train,
             "n_eval": suite.n_eval, "n_recon": suite.n_recon, "threads": suite.threads,
             "model_path": str(_model_path(results_dir, suite, cell).resolve()),
+            "twins": trained_twins(suite, cell, results_dir),
         }))
         env = {**os.environ, "OMP_NUM_THREADS": str(suite.threads),
                "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}

@@ -7,6 +7,7 @@ The unmarked tests run in the main environment; the ``conversion`` ones need Ten
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import math
 
@@ -301,3 +302,29 @@ def test_tiny_conversion_end_to_end(tmp_path):
     restored = ConversionVAE(config)
     restored.load(tmp_path / "m.pt")
     assert torch.equal(restored.sample(20, seed=1), samples)
+
+
+@pytest.mark.conversion
+def test_starting_from_the_trained_ann_twin_gives_the_same_model(tmp_path):
+    pytest.importorskip("tensorflow")
+    from adapters.ann import AnnVAE
+
+    train = (torch.rand(64, 1, 28, 28, generator=_gen(0)) > 0.7).float()
+    config = {"epochs": 1, "hidden": 32, "latent": 8, "batch_size": 32, "timesteps": 10,
+              "sim_batch_size": 16, "norm_samples": 64, "sweep_samples": 16}
+    scratch = ConversionVAE(config)
+    scratch.fit(train, seed=3)
+    name, ann_config = scratch.trained_twin()
+    assert name == "ann-vae" and ann_config == dataclasses.asdict(scratch._ann_config())
+    ann = AnnVAE(ann_config)
+    ann_report = ann.fit(train, seed=3)
+    ann.save(tmp_path / "ann.pt")
+
+    twin = ConversionVAE(config)
+    twin.start_from(tmp_path / "ann.pt", {**ann_report.to_dict(), "train_seconds": 123.0},
+                    "ann-vae__mnist__seed3")
+    report = twin.fit(train, seed=3)
+    assert report.extra["twin_train_seconds"] == 123.0 and report.train_seconds >= 123.0
+    assert report.history == ann_report.history and report.steps == ann_report.steps
+    assert torch.equal(twin.sample(20, seed=1), scratch.sample(20, seed=1))
+    assert torch.equal(twin.extra_outputs()["ann_samples"], ann.sample(20, seed=1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import ClassVar
 
@@ -10,6 +11,7 @@ import pytest
 
 import adapters
 from adapters.ann import AnnVAE
+from adapters.base import FitReport
 from benchmarks.__main__ import main
 from benchmarks.metrics import keys as K
 from benchmarks.runner import run_suite, select_cells
@@ -159,3 +161,72 @@ def test_filter_grid_lands_beside_the_sample_grids(tmp_path, monkeypatch):
     expected = tmp_path / "results" / "quick" / "figures" / "filters" / "filter-vae__mnist__seed0.png"
     assert filter_grid_path(model_path) == expected
     assert expected.read_bytes() == b"png"
+
+
+class TwinVAE(AnnVAE):
+    """An adapter whose training starts with exactly ann-vae's (as a conversion's does)."""
+
+    name: ClassVar[str] = "twin-vae"
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self.twin = None
+
+    def trained_twin(self):
+        return "ann-vae", dataclasses.asdict(self.config)
+
+    def start_from(self, path, fit, source):
+        self.twin = (path, fit, source)
+
+    def fit(self, train, *, seed, progress=None):
+        if self.twin is None:
+            return super().fit(train, seed=seed, progress=progress)
+        path, fit, source = self.twin
+        self.load(path)
+        return FitReport(epochs=fit["epochs"], steps=fit["steps"], train_seconds=0.0,
+                         extra={"twin_train_seconds": fit["train_seconds"]})
+
+
+TWIN_SUITE = """
+[suite]
+name = "twin"
+datasets = ["mnist"]
+seeds = [0]
+n_train = 128
+n_eval = 64
+n_recon = 32
+threads = 1
+
+[[entry]]
+adapter = "ann-vae"
+config = { epochs = 1, hidden = 32, latent = 8 }
+
+[[entry]]
+adapter = "twin-vae"
+config = { epochs = 1, hidden = 32, latent = 8 }
+
+[[entry]]
+label = "twin-vae-other"
+adapter = "twin-vae"
+config = { epochs = 1, hidden = 32, latent = 4 }
+"""
+
+
+def test_a_cell_starts_from_its_trained_twin_with_the_same_numbers(tmp_path, monkeypatch):
+    monkeypatch.setitem(adapters.ADAPTERS, "twin-vae", "test_runner:TwinVAE")
+    path = tmp_path / "twin.toml"
+    path.write_text(TWIN_SUITE)
+    suite = load_suite(path)
+    results = tmp_path / "results"
+    ann, twin, other = run_suite(suite, select_cells(suite), results_dir=results,
+                                 context_factory=FakeContext)
+    assert twin["fit"]["extra"]["twin_train_seconds"] == ann["fit"]["train_seconds"]
+    assert twin["metrics"][K.TRAIN_SECONDS] >= ann["fit"]["train_seconds"]  # its cost, reused
+    assert "twin_train_seconds" not in other["fit"]["extra"]  # another config: trained itself
+    # trained from scratch (no ann-vae model on disk), the twin gives the same numbers
+    (results / "twin" / "models" / "ann-vae__mnist__seed0.pt").unlink()
+    alone = run_suite(suite, select_cells(suite, labels=["twin-vae"]), results_dir=results,
+                      context_factory=FakeContext, force=True)[0]
+    assert "twin_train_seconds" not in alone["fit"]["extra"]
+    for key in (K.FID, K.KID, K.RECON_MSE, K.MACS):
+        assert alone["metrics"][key] == twin["metrics"][key] == ann["metrics"][key]
