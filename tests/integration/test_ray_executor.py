@@ -17,6 +17,7 @@ import pytest
 
 import adapters
 from adapters.ann import AnnVAE
+from benchmarks.check import UNCHECKED  # timings: they measure the machine
 from benchmarks.metrics import keys as K
 from benchmarks.runner import REPO_ROOT, run_suite, select_cells
 from benchmarks.suites import load_suite
@@ -29,8 +30,6 @@ from benchmarks.ray_executor import run_suite_ray  # noqa: E402  (after the impo
 pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).resolve().parent
-#: Metrics that measure this run's machine and moment rather than the model.
-_TIMING = {K.TRAIN_SECONDS, K.SAMPLE_THROUGHPUT, K.PEAK_MEMORY_MB}
 
 SUITE = """
 [suite]
@@ -147,7 +146,7 @@ def test_ray_records_equal_the_local_executors_and_resume(ray_instance, tmp_path
         for key in ("config_hash", "adapter", "dataset", "seed", "op_counts", "metric_config",
                     "artifacts"):
             assert got[key] == want[key], (cid, key)
-        same = {k: v for k, v in want["metrics"].items() if k not in _TIMING}
+        same = {k: v for k, v in want["metrics"].items() if k not in UNCHECKED}
         assert {k: got["metrics"][k] for k in same} == same, cid
         assert got["metrics"][K.FID] is not None
         assert got["env"]["threads"] == 1
@@ -215,5 +214,5 @@ def test_smoke_suite_on_real_data_through_ray_equals_local(ray_instance, tmp_pat
         assert got["status"] == want["status"] == "ok", got["error"]
         assert got["config_hash"] == want["config_hash"]
         assert got["op_counts"] == want["op_counts"]
-        same = {k: v for k, v in want["metrics"].items() if k not in _TIMING}
+        same = {k: v for k, v in want["metrics"].items() if k not in UNCHECKED}
         assert {k: got["metrics"][k] for k in same} == same, got["cell_id"]
