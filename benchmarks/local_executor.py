@@ -9,7 +9,9 @@ interrupted run keeps every finished cell and resumes from there.
 
 A worker that dies in the middle of a cell (killed, out of memory, a crash in native code) costs
 only that cell: it is run again in a new worker up to ``max_retries`` times, then recorded as a
-failed cell whose error names the exit code; the other workers go on.
+failed cell whose error names the exit code; the other workers go on. Workers end with the parent:
+on SIGTERM or Ctrl-C it stops them, and a worker whose parent was killed outright exits by itself
+within a second.
 
 Why not :class:`concurrent.futures.ProcessPoolExecutor`: when one of its workers dies, it fails
 every pending future at once, so it cannot tell which cell killed it.
@@ -21,6 +23,8 @@ import logging
 import multiprocessing as mp
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -39,10 +43,20 @@ from benchmarks.suites import Suite
 log = logging.getLogger(__name__)
 
 
+def _exit_with(parent: int) -> None:
+    """End this worker soon after the parent process ``parent`` is gone, even mid-cell (the
+    parent may have been killed without the chance to stop its workers)."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(3)
+
+
 def _worker_main(conn: Connection, registry: dict[str, str], threads: int,
-                 context_factory: Callable[[str, Suite], Any], results_dir: Path) -> None:
+                 context_factory: Callable[[str, Suite], Any], results_dir: Path,
+                 parent: int) -> None:
     """A worker's loop: receive ``(suite, cell, chash, config)``, send back the cell's record."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     torch.set_num_threads(threads)
     adapters.ADAPTERS.update(registry)  # adapters the parent registered at run time
     os.environ["SPIKEGENBENCH_CELL_PROGRESS"] = "0"  # N workers' bars would interleave
@@ -125,7 +139,7 @@ def run_suite_parallel(suite: Suite, cells: Sequence[Cell], *, jobs: int,
         parent_end, child_end = spawn.Pipe()
         proc = spawn.Process(target=_worker_main, name="sgb-cell-worker", daemon=True,
                              args=(child_end, dict(adapters.ADAPTERS), suite.threads,
-                                   context_factory, Path(results_dir)))
+                                   context_factory, Path(results_dir), os.getpid()))
         proc.start()
         child_end.close()
         return _Worker(proc, parent_end)
@@ -170,6 +184,7 @@ def run_suite_parallel(suite: Suite, cells: Sequence[Cell], *, jobs: int,
                               f"attempt(s) (last exit code {code}; a negative code is the "
                               f"signal that killed it, e.g. -9 = SIGKILL, often out of memory)"}))
 
+    on_main, previous_term = _exit_on_sigterm()
     try:
         while queue or any(w.job is not None for w in workers):
             workers = [w for w in workers if not w.dead]
@@ -207,12 +222,27 @@ def run_suite_parallel(suite: Suite, cells: Sequence[Cell], *, jobs: int,
     finally:
         bar.close()
         _stop(workers)
+        if on_main:
+            signal.signal(signal.SIGTERM, previous_term or signal.SIG_DFL)
         for key, value in saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
     return [r for r in records if r is not None]
+
+
+def _exit_on_sigterm() -> tuple[bool, Any]:
+    """Turn SIGTERM into ``SystemExit`` while cells run, so the workers are stopped on the way
+    out; returns whether it did (not off the main thread, where Python cannot set a handler) and
+    the previous handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return False, None
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    return True, signal.signal(signal.SIGTERM, terminate)
 
 
 def _stop(workers: Sequence[_Worker]) -> None:

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -18,7 +22,7 @@ from adapters.ann import AnnVAE
 from benchmarks.__main__ import main
 from benchmarks.check import UNCHECKED  # timings: they measure the machine
 from benchmarks.local_executor import run_suite_parallel
-from benchmarks.runner import run_suite, select_cells
+from benchmarks.runner import REPO_ROOT, run_suite, select_cells
 from benchmarks.suites import load_suite
 from tests.fakes import FakeContext
 
@@ -133,3 +137,60 @@ def test_cli_rejects_jobs_with_ray_and_jobs_below_one(suite, tmp_path, caplog):
                  "--results-dir", str(tmp_path)]) == 2
     assert "--jobs is for the local executor" in caplog.text
     assert not (tmp_path / "jobs").exists()
+
+
+class SleepVAE(AnnVAE):
+    """Training writes its process id to ``$SLEEP_VAE_PID`` and then takes a minute."""
+
+    name: ClassVar[str] = "sleep-vae"
+
+    def fit(self, train, *, seed, progress=None):
+        Path(os.environ["SLEEP_VAE_PID"]).write_text(str(os.getpid()))
+        time.sleep(60)
+        raise RuntimeError("sleep-vae woke up: its worker outlived the killed parent")
+
+
+_PARENT = """
+import adapters
+from benchmarks.local_executor import run_suite_parallel
+from benchmarks.runner import select_cells
+from benchmarks.suites import load_suite
+from tests.fakes import FakeContext
+adapters.ADAPTERS["sleep-vae"] = "test_local_executor:SleepVAE"
+suite = load_suite({suite!r})
+run_suite_parallel(suite, select_cells(suite, labels=["sleep-vae"]), jobs=1,
+                   results_dir={results!r}, context_factory=FakeContext)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_workers_end_with_their_parent(tmp_path, how):
+    suite = tmp_path / "sleep.toml"
+    suite.write_text(SUITE.replace('adapter = "exit-vae"', 'adapter = "sleep-vae"'))
+    pid_file = tmp_path / "worker.pid"
+    env = {**os.environ, "SLEEP_VAE_PID": str(pid_file),
+           "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(Path(__file__).parent)])}
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT.format(
+        suite=str(suite), results=str(tmp_path / "results"))], env=env, cwd=REPO_ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.exists():
+            assert parent.poll() is None and time.monotonic() < deadline, "no worker started"
+            time.sleep(0.2)
+        worker = int(pid_file.read_text())
+        parent.send_signal(how)
+        parent.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(worker), f"worker {worker} outlived its parent ({how.name})"
+    finally:
+        parent.kill()
