@@ -47,3 +47,23 @@ class FakeContext:
             dataset=self.name, version="test", data_checksum="x", test_accuracy=0.5,
             name="untrained[test]", feature_dim=self.feature_net.features(self.test[:2]).shape[1])
         self.anchors = {K.FID_DATA_FLOOR: 1.0, K.FID_NOISE_CEILING: 100.0}
+
+
+#: An ``ann-vae`` entry small enough for :class:`FakeContext` data (seconds to train).
+TINY_ANN_VAE = """[[entry]]
+adapter = "ann-vae"
+config = { epochs = 1, hidden = 32, latent = 8 }
+"""
+
+#: An ``ann-gan`` entry small enough for :class:`FakeContext` data.
+TINY_ANN_GAN = """[[entry]]
+adapter = "ann-gan"
+config = { epochs = 1, hidden = 32, noise_dim = 8 }
+"""
+
+
+def tiny_suite(name: str, entries: str, *, seeds: tuple[int, ...] = (0,)) -> str:
+    """The text of a suite file over :class:`FakeContext`-sized data (MNIST's name, 128 train
+    images, 64 samples, 32 reconstructions, 1 thread) with the given ``[[entry]]`` blocks."""
+    return (f'[suite]\nname = "{name}"\ndatasets = ["mnist"]\nseeds = {list(seeds)}\n'
+            f"n_train = 128\nn_eval = 64\nn_recon = 32\nthreads = 1\n\n{entries}")

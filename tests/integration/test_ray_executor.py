@@ -21,7 +21,7 @@ from benchmarks.check import UNCHECKED  # timings: they measure the machine
 from benchmarks.metrics import keys as K
 from benchmarks.runner import REPO_ROOT, run_suite, select_cells
 from benchmarks.suites import load_suite
-from tests.fakes import FakeContext
+from tests.fakes import TINY_ANN_GAN, TINY_ANN_VAE, FakeContext, tiny_suite
 
 ray = pytest.importorskip("ray", reason="needs Ray: pip install -e '.[ray]' (or tox -e ray)")
 
@@ -31,43 +31,14 @@ pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).resolve().parent
 
-SUITE = """
-[suite]
-name = "raytest"
-datasets = ["mnist"]
-seeds = [0, 1]
-n_train = 128
-n_eval = 64
-n_recon = 32
-threads = 1
+SUITE = tiny_suite("raytest", f"""{TINY_ANN_VAE}
+{TINY_ANN_GAN}seeds = [0]
+""", seeds=(0, 1))
 
-[[entry]]
-adapter = "ann-vae"
-config = { epochs = 1, hidden = 32, latent = 8 }
-
-[[entry]]
-adapter = "ann-gan"
-config = { epochs = 1, hidden = 32, noise_dim = 8 }
-seeds = [0]
-"""
-
-CRASH_SUITE = """
-[suite]
-name = "raycrash"
-datasets = ["mnist"]
-seeds = [0]
-n_train = 128
-n_eval = 64
-n_recon = 32
-threads = 1
-
-[[entry]]
+CRASH_SUITE = tiny_suite("raycrash", f"""[[entry]]
 adapter = "crash-vae"
 
-[[entry]]
-adapter = "ann-vae"
-config = { epochs = 1, hidden = 32, latent = 8 }
-"""
+{TINY_ANN_VAE}""")
 
 _TEST_ADAPTERS = {"crash-vae": "test_ray_executor:CrashVAE"}
 

@@ -19,6 +19,7 @@ from benchmarks.__main__ import main
 from benchmarks.metrics import keys as K
 from benchmarks.runner import run_suite, select_cells
 from benchmarks.suites import load_suite
+from tests.fakes import TINY_ANN_VAE, tiny_suite
 
 SUITE_NAME = "unit-check"
 
@@ -248,20 +249,7 @@ def test_bad_baseline_files_are_clear_errors(tmp_path):
 # ------------------------------------------------------------------------------------------
 # End to end: tiny real runs through the CLI
 
-SUITE = f"""
-[suite]
-name = "{SUITE_NAME}"
-datasets = ["mnist"]
-seeds = [0, 1]
-n_train = 128
-n_eval = 64
-n_recon = 32
-threads = 1
-
-[[entry]]
-adapter = "ann-vae"
-config = {{ epochs = 1, hidden = 32, latent = 8 }}
-"""
+SUITE = tiny_suite(SUITE_NAME, TINY_ANN_VAE, seeds=(0, 1))
 
 
 class CorruptedVAE(AnnVAE):

@@ -24,31 +24,15 @@ from benchmarks.check import UNCHECKED  # timings: they measure the machine
 from benchmarks.local_executor import run_suite_parallel
 from benchmarks.runner import REPO_ROOT, run_suite, select_cells
 from benchmarks.suites import load_suite
-from tests.fakes import FakeContext
+from tests.fakes import TINY_ANN_GAN, TINY_ANN_VAE, FakeContext, tiny_suite
 
-SUITE = """
-[suite]
-name = "jobs"
-datasets = ["mnist"]
-seeds = [0, 1]
-n_train = 128
-n_eval = 64
-n_recon = 32
-threads = 1
-
-[[entry]]
-adapter = "ann-vae"
-config = { epochs = 1, hidden = 32, latent = 8 }
-
+SUITE = tiny_suite("jobs", f"""{TINY_ANN_VAE}
 [[entry]]
 adapter = "exit-vae"
 seeds = [0]
 
-[[entry]]
-adapter = "ann-gan"
-config = { epochs = 1, hidden = 32, noise_dim = 8 }
-seeds = [0]
-"""
+{TINY_ANN_GAN}seeds = [0]
+""", seeds=(0, 1))
 
 
 class ExitVAE(AnnVAE):
@@ -155,7 +139,7 @@ import adapters
 from benchmarks.local_executor import run_suite_parallel
 from benchmarks.runner import select_cells
 from benchmarks.suites import load_suite
-from tests.fakes import FakeContext
+from tests.fakes import TINY_ANN_GAN, TINY_ANN_VAE, FakeContext, tiny_suite
 adapters.ADAPTERS["sleep-vae"] = "test_local_executor:SleepVAE"
 suite = load_suite({suite!r})
 run_suite_parallel(suite, select_cells(suite, labels=["sleep-vae"]), jobs=1,

@@ -16,29 +16,13 @@ from benchmarks.__main__ import main
 from benchmarks.metrics import keys as K
 from benchmarks.runner import run_suite, select_cells
 from benchmarks.suites import load_suite
-from tests.fakes import FakeContext, blobs
+from tests.fakes import TINY_ANN_GAN, TINY_ANN_VAE, FakeContext, blobs, tiny_suite
 
-SUITE = """
-[suite]
-name = "unit"
-datasets = ["mnist"]
-seeds = [0]
-n_train = 128
-n_eval = 64
-n_recon = 32
-threads = 1
-
-[[entry]]
-adapter = "ann-vae"
-config = { epochs = 1, hidden = 32, latent = 8 }
-
+SUITE = tiny_suite("unit", f"""{TINY_ANN_VAE}
 [[entry]]
 adapter = "broken-vae"
 
-[[entry]]
-adapter = "ann-gan"
-config = { epochs = 1, hidden = 32, noise_dim = 8 }
-"""
+{TINY_ANN_GAN}""")
 
 
 class BrokenVAE(AnnVAE):
@@ -187,29 +171,16 @@ class TwinVAE(AnnVAE):
                          extra={"twin_train_seconds": fit["train_seconds"]})
 
 
-TWIN_SUITE = """
-[suite]
-name = "twin"
-datasets = ["mnist"]
-seeds = [0]
-n_train = 128
-n_eval = 64
-n_recon = 32
-threads = 1
-
-[[entry]]
-adapter = "ann-vae"
-config = { epochs = 1, hidden = 32, latent = 8 }
-
+TWIN_SUITE = tiny_suite("twin", f"""{TINY_ANN_VAE}
 [[entry]]
 adapter = "twin-vae"
-config = { epochs = 1, hidden = 32, latent = 8 }
+config = {{ epochs = 1, hidden = 32, latent = 8 }}
 
 [[entry]]
 label = "twin-vae-other"
 adapter = "twin-vae"
-config = { epochs = 1, hidden = 32, latent = 4 }
-"""
+config = {{ epochs = 1, hidden = 32, latent = 4 }}
+""")
 
 
 def test_a_cell_starts_from_its_trained_twin_with_the_same_numbers(tmp_path, monkeypatch):
