@@ -116,16 +116,12 @@ def run_suite_parallel(suite: Suite, cells: Sequence[Cell], *, jobs: int,
     runner.validate_entries(suite)
     records: list[dict[str, Any] | None] = [None] * len(cells)
     queue: list[_Job] = []
-    for i, cell in enumerate(cells):
-        config = runner.full_config(cell.entry)
-        chash = runner.cell_hash(suite, cell, config)
-        old = None if force else runner.existing_record(
-            rec.record_path(results_dir, suite.name, cell.cell_id), chash)
-        if old is not None:
-            log.info("skip %s: recorded with the same config", cell.cell_id)
-            records[i] = old
+    for i, p in enumerate(runner.plan(suite, cells, results_dir, force)):
+        if p.recorded is not None:
+            log.info("skip %s: recorded with the same config", p.cell.cell_id)
+            records[i] = p.recorded
         else:
-            queue.append(_Job(i, cell, chash, config))
+            queue.append(_Job(i, p.cell, p.chash, p.config))
     if not queue:
         log.info("suite %s: all %d cells are recorded; nothing to run", suite.name, len(cells))
         return [r for r in records if r is not None]

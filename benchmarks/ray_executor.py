@@ -202,16 +202,12 @@ def run_suite_ray(suite: Suite, cells: Sequence[Cell], *, results_dir: Path = DE
 
     records: list[dict[str, Any] | None] = [None] * len(cells)
     todo: list[_Pending] = []
-    for i, cell in enumerate(cells):
-        config = runner.full_config(cell.entry)
-        chash = runner.cell_hash(suite, cell, config)
-        path = rec.record_path(results_dir, suite.name, cell.cell_id)
-        old = None if force else runner.existing_record(path, chash)
-        if old is not None:
-            log.info("skip %s: recorded with the same config", cell.cell_id)
-            records[i] = old
+    for i, p in enumerate(runner.plan(suite, cells, results_dir, force)):
+        if p.recorded is not None:
+            log.info("skip %s: recorded with the same config", p.cell.cell_id)
+            records[i] = p.recorded
         else:
-            todo.append(_Pending(i, cell, chash, config, attempt=1))
+            todo.append(_Pending(i, p.cell, p.chash, p.config, attempt=1))
     if not todo:
         log.info("suite %s: all %d cells are recorded; nothing to run", suite.name, len(cells))
         return [r for r in records if r is not None]

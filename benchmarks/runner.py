@@ -431,15 +431,34 @@ def existing_record(path: Path, chash: str) -> dict[str, Any] | None:
     return None
 
 
+@dataclass(frozen=True)
+class Planned:
+    """One cell of a run: its full config and hash, and its record if one already holds them."""
+
+    cell: Cell
+    config: dict[str, Any]
+    chash: str
+    recorded: dict[str, Any] | None
+
+
+def plan(suite: Suite, cells: Sequence[Cell], results_dir: Path,
+         force: bool = False) -> list[Planned]:
+    """Every cell with its config hash and, unless ``force``, its existing ok/skipped record of
+    the same hash (the resume rule every executor follows)."""
+    out = []
+    for cell in cells:
+        config = full_config(cell.entry)
+        chash = cell_hash(suite, cell, config)
+        old = None if force else existing_record(
+            rec.record_path(results_dir, suite.name, cell.cell_id), chash)
+        out.append(Planned(cell, config, chash, old))
+    return out
+
+
 def pending_cells(suite: Suite, cells: Sequence[Cell], results_dir: Path) -> list[Cell]:
     """The cells of ``cells`` that a run would execute: those without a record of the same config
     hash (ok or skipped) under ``results_dir``."""
-    out = []
-    for cell in cells:
-        chash = cell_hash(suite, cell, full_config(cell.entry))
-        if existing_record(rec.record_path(results_dir, suite.name, cell.cell_id), chash) is None:
-            out.append(cell)
-    return out
+    return [p.cell for p in plan(suite, cells, results_dir) if p.recorded is None]
 
 
 def run_suite(suite: Suite, cells: Sequence[Cell], *, results_dir: Path = DEFAULT_RESULTS,
@@ -459,18 +478,18 @@ def run_suite(suite: Suite, cells: Sequence[Cell], *, results_dir: Path = DEFAUL
     validate_entries(suite)
     out: list[dict[str, Any]] = []
     contexts: dict[str, Any] = {}
-    bar = tqdm(cells, desc=f"suite {suite.name}", unit="cell", dynamic_ncols=True)
-    for cell in bar:
+    bar = tqdm(plan(suite, cells, results_dir, force), desc=f"suite {suite.name}", unit="cell",
+               dynamic_ncols=True)
+    for p in bar:
+        cell = p.cell
         bar.set_postfix_str(cell.cell_id)
-        config = full_config(cell.entry)
-        chash = cell_hash(suite, cell, config)
-        path = rec.record_path(results_dir, suite.name, cell.cell_id)
-        old = None if force else existing_record(path, chash)
-        if old is not None:
+        if p.recorded is not None:
             log.info("skip %s: recorded with the same config", cell.cell_id)
-            out.append(old)
+            out.append(p.recorded)
             continue
-        out.append(execute_cell(suite, cell, chash, config, contexts, results_dir, context_factory))
+        path = rec.record_path(results_dir, suite.name, cell.cell_id)
+        out.append(execute_cell(suite, cell, p.chash, p.config, contexts, results_dir,
+                                context_factory))
         out[-1]["env"]["jobs"] = 1  # cells running beside it (its timings depend on it)
         rec.write_json_atomic(path, out[-1])
         log.info("%s: %s", cell.cell_id, out[-1]["status"])
