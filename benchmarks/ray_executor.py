@@ -15,7 +15,9 @@ The driver (this process) does everything that must happen once or in one place:
    ``results_dir``: the files first, then the record (atomically, last, so a record never points
    at a missing figure). Each record is written as soon as its task finishes, once, so a finished
    cell is never lost to a later crash of the driver, and a retried task never writes twice. No
-   shared file system between the nodes is needed.
+   shared file system between the nodes is needed; where a node does see the driver's results
+   folder (a local instance, a shared file system), a conversion cell there starts from the ANN
+   its twin cell already trained and recorded, as under the local executor.
 4. **Dead tasks.** A task whose worker process dies (killed, segfault, out of memory:
    ``WorkerCrashedError``, ``OutOfMemoryError``, any other ``RayError``) is submitted again up to
    ``max_retries`` times by the driver, then recorded as a failed cell whose error names the
@@ -60,14 +62,18 @@ _SCRATCH_PREFIX = "sgb-ray-cell-"
 
 
 def _cell_task(suite: Suite, cell: Cell, chash: str, config: dict[str, Any], ctx: Any,
-               context_factory: Callable[[str, Suite], Any]) -> tuple[dict[str, Any],
-                                                                     dict[str, bytes]]:
+               context_factory: Callable[[str, Suite], Any],
+               results_dir: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The body of one Ray task: run ``cell`` on the shared ``ctx``; return its record and files.
 
     Args:
         ctx: the data set's context, resolved by Ray from the object store (built by the driver).
         context_factory: never called here (``ctx`` is given); passed so :func:`runner.execute_cell`
             has the same signature as in the local executor.
+        results_dir: the driver's results folder, read only: where this node sees it (a local
+            instance, a shared file system), a conversion cell starts from its ANN twin's saved
+            model (:func:`runner.trained_twins`) instead of training that ANN again; elsewhere
+            nothing is found there and the cell trains it.
 
     Returns:
         The cell's record (status ok, failed or skipped) and the files the cell wrote
@@ -75,10 +81,11 @@ def _cell_task(suite: Suite, cell: Cell, chash: str, config: dict[str, Any], ctx
     """
     torch.set_num_threads(suite.threads)
     os.environ["OMP_NUM_THREADS"] = str(suite.threads)
+    runner.CELL_PROGRESS = False  # the driver shows cells done; a worker's bar would interleave
     with tempfile.TemporaryDirectory(prefix=_SCRATCH_PREFIX) as tmp:
         scratch = Path(tmp)
         record = runner.execute_cell(suite, cell, chash, config, {cell.dataset: ctx}, scratch,
-                                 context_factory)
+                                     context_factory, twins_from=results_dir)
         files = {p.relative_to(scratch).as_posix(): p.read_bytes()
                  for p in sorted(scratch.rglob("*")) if p.is_file()}
     return record, files
@@ -236,7 +243,7 @@ def run_suite_ray(suite: Suite, cells: Sequence[Cell], *, results_dir: Path = DE
 
         env_vars = {"OMP_NUM_THREADS": str(suite.threads), "MKL_NUM_THREADS": str(suite.threads),
                     # A worker's bars would reach this terminal as interleaved log lines.
-                    "TQDM_DISABLE": "1"}
+                    "TQDM_DISABLE": "1", "SPIKEGENBENCH_CELL_PROGRESS": "0"}
         task = ray.remote(_cell_task)
 
         def submit(p: _Pending, ctx_ref: Any) -> None:
@@ -244,7 +251,8 @@ def run_suite_ray(suite: Suite, cells: Sequence[Cell], *, results_dir: Path = DE
                                max_retries=0, retry_exceptions=False,
                                name=f"cell {p.cell.cell_id}",
                                runtime_env={"env_vars": env_vars}).remote(
-                suite, p.cell, p.chash, p.config, ctx_ref, context_factory)
+                suite, p.cell, p.chash, p.config, ctx_ref, context_factory,
+                Path(results_dir).resolve())
             pending[ref] = p
 
         ctx_refs: dict[str, Any] = {}

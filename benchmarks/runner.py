@@ -291,14 +291,15 @@ def trained_twins(suite: Suite, cell: Cell, results_dir: Path) -> list[dict[str,
     return out
 
 
-def _produce_here(suite: Suite, cell: Cell, ctx: Any, results_dir: Path) -> CellOutputs:
+def _produce_here(suite: Suite, cell: Cell, ctx: Any, results_dir: Path,
+                  twins_from: Path) -> CellOutputs:
     from benchmarks.metrics.cost import PeakMemory
 
     with PeakMemory() as mem:
         out = produce(cell.entry.adapter, cell.entry.config, train=ctx.train,
                       recon_ref=ctx.recon_ref if suite.n_recon else None, n_eval=suite.n_eval,
                       seed=cell.seed, model_path=_model_path(results_dir, suite, cell),
-                      desc=f"fit {cell.cell_id}", twins=trained_twins(suite, cell, results_dir))
+                      desc=f"fit {cell.cell_id}", twins=trained_twins(suite, cell, twins_from))
     out.peak_mb = mem.peak_mb
     return out
 
@@ -364,10 +365,13 @@ def measure(suite: Suite, cell: Cell, ctx: Any, out: CellOutputs, results_dir: P
 
 
 def run_cell(suite: Suite, cell: Cell, ctx: Any, results_dir: Path, chash: str,
-             config: dict[str, Any]) -> dict[str, Any]:
-    """Train, evaluate and measure one cell in this process; returns its record."""
+             config: dict[str, Any], twins_from: Path | None = None) -> dict[str, Any]:
+    """Train, evaluate and measure one cell in this process; returns its record.
+
+    ``twins_from``: the results folder whose trained models the cell may start from (see
+    :func:`trained_twins`); ``results_dir`` when ``None``."""
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    out = _produce_here(suite, cell, ctx, results_dir)
+    out = _produce_here(suite, cell, ctx, results_dir, twins_from or results_dir)
     return measure(suite, cell, ctx, out, results_dir, chash, config, started)
 
 
@@ -512,7 +516,8 @@ def isolated_python(backend: str) -> Path | None:
     return next((c for c in candidates if c.is_file()), None)
 
 
-def _produce_isolated(python: Path, suite: Suite, cell: Cell, results_dir: Path) -> CellOutputs:
+def _produce_isolated(python: Path, suite: Suite, cell: Cell, results_dir: Path,
+                      twins_from: Path) -> CellOutputs:
     """Run :func:`produce` for ``cell`` under ``python`` and read its outputs back."""
     import subprocess
     import tempfile
@@ -527,7 +532,7 @@ def _produce_isolated(python: Path, suite: Suite, cell: Cell, results_dir: Path)
             "dataset": cell.dataset, "seed": cell.seed, "n_train": suite.n_train,
             "n_eval": suite.n_eval, "n_recon": suite.n_recon, "threads": suite.threads,
             "model_path": str(_model_path(results_dir, suite, cell).resolve()),
-            "twins": trained_twins(suite, cell, results_dir),
+            "twins": trained_twins(suite, cell, twins_from),
         }))
         env = {**os.environ, "OMP_NUM_THREADS": str(suite.threads),
                "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -543,9 +548,15 @@ def _produce_isolated(python: Path, suite: Suite, cell: Cell, results_dir: Path)
 
 def execute_cell(suite: Suite, cell: Cell, chash: str, config: dict[str, Any],
                  contexts: dict[str, Any], results_dir: Path,
-                 context_factory: Callable[[str, Suite], Any]) -> dict[str, Any]:
+                 context_factory: Callable[[str, Suite], Any],
+                 twins_from: Path | None = None) -> dict[str, Any]:
     """Run one cell wherever its backend lives (here, or its isolated environment), turning any
-    error into a ``failed`` record and a missing backend into a ``skipped`` one."""
+    error into a ``failed`` record and a missing backend into a ``skipped`` one.
+
+    ``twins_from``: the results folder whose trained models the cell may start from (see
+    :func:`trained_twins`), when it writes its own files elsewhere (a Ray task's scratch folder);
+    ``results_dir`` when ``None``."""
+    twins_from = twins_from or results_dir
     backend = adapters.backend_of(cell.entry.adapter)
     missing = adapters.missing_libraries(cell.entry.adapter)
     python = isolated_python(backend) if missing else None
@@ -564,9 +575,9 @@ def execute_cell(suite: Suite, cell: Cell, chash: str, config: dict[str, Any],
         ctx = contexts[cell.dataset]
         if python is not None:
             started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            out = _produce_isolated(python, suite, cell, results_dir)
+            out = _produce_isolated(python, suite, cell, results_dir, twins_from)
             return measure(suite, cell, ctx, out, results_dir, chash, config, started)
-        return run_cell(suite, cell, ctx, results_dir, chash, config)
+        return run_cell(suite, cell, ctx, results_dir, chash, config, twins_from)
     except Exception as err:  # a failing cell is recorded, and the others go on
         log.error("%s failed: %s: %s", cell.cell_id, type(err).__name__, err)
         return make_record(suite, cell, chash, config, status="failed",

@@ -1,4 +1,5 @@
-"""Stand-ins shared by the runner and executor tests: a data-set context of synthetic images.
+"""Stand-ins shared by the runner and executor tests: a data-set context of synthetic images,
+tiny suite files, and an adapter that starts from a trained twin.
 
 Importable as ``tests.fakes`` from worker processes too (spawned ``--jobs`` workers and Ray
 workers have the repository root on their path), so executors can unpickle it there.
@@ -6,10 +7,14 @@ workers have the repository root on their path), so executors can unpickle it th
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
+from adapters.ann import AnnVAE
+from adapters.base import FitReport
 from benchmarks.metrics import keys as K
 
 
@@ -67,3 +72,42 @@ def tiny_suite(name: str, entries: str, *, seeds: tuple[int, ...] = (0,)) -> str
     images, 64 samples, 32 reconstructions, 1 thread) with the given ``[[entry]]`` blocks."""
     return (f'[suite]\nname = "{name}"\ndatasets = ["mnist"]\nseeds = {list(seeds)}\n'
             f"n_train = 128\nn_eval = 64\nn_recon = 32\nthreads = 1\n\n{entries}")
+
+
+class TwinVAE(AnnVAE):
+    """An adapter whose training starts with exactly ann-vae's (as a conversion's does): it
+    names ann-vae of its own config as its trained twin and, given one, loads it instead of
+    training (registered by the tests as ``twin-vae``: ``tests.fakes:TwinVAE``)."""
+
+    name: ClassVar[str] = "twin-vae"
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self.twin = None
+
+    def trained_twin(self):
+        return "ann-vae", dataclasses.asdict(self.config)
+
+    def start_from(self, path, fit, source):
+        self.twin = (path, fit, source)
+
+    def fit(self, train, *, seed, progress=None):
+        if self.twin is None:
+            return super().fit(train, seed=seed, progress=progress)
+        path, fit, source = self.twin
+        self.load(path)
+        return FitReport(epochs=fit["epochs"], steps=fit["steps"], train_seconds=0.0,
+                         extra={"twin_train_seconds": fit["train_seconds"]})
+
+
+#: ann-vae, its twin, and a twin-vae of another config (which has no twin to start from).
+TWIN_SUITE = tiny_suite("twin", f"""{TINY_ANN_VAE}
+[[entry]]
+adapter = "twin-vae"
+config = {{ epochs = 1, hidden = 32, latent = 8 }}
+
+[[entry]]
+label = "twin-vae-other"
+adapter = "twin-vae"
+config = {{ epochs = 1, hidden = 32, latent = 4 }}
+""")

@@ -21,7 +21,7 @@ from benchmarks.check import UNCHECKED  # timings: they measure the machine
 from benchmarks.metrics import keys as K
 from benchmarks.runner import REPO_ROOT, run_suite, select_cells
 from benchmarks.suites import load_suite
-from tests.fakes import TINY_ANN_GAN, TINY_ANN_VAE, FakeContext, tiny_suite
+from tests.fakes import TINY_ANN_GAN, TINY_ANN_VAE, TWIN_SUITE, FakeContext, tiny_suite
 
 ray = pytest.importorskip("ray", reason="needs Ray: pip install -e '.[ray]' (or tox -e ray)")
 
@@ -40,7 +40,7 @@ adapter = "crash-vae"
 
 {TINY_ANN_VAE}""")
 
-_TEST_ADAPTERS = {"crash-vae": "test_ray_executor:CrashVAE"}
+_TEST_ADAPTERS = {"crash-vae": "test_ray_executor:CrashVAE", "twin-vae": "tests.fakes:TwinVAE"}
 
 
 class CrashVAE(AnnVAE):
@@ -157,6 +157,24 @@ def test_a_dead_worker_is_retried_then_recorded_as_failed(ray_instance, test_ada
                           context_factory=FakeContext, max_retries=0)
     assert "died on all 1 attempt(s)" in again[0]["error"]["message"]
     assert (results / "raycrash/records/ann-vae__mnist__seed0.json").stat().st_mtime_ns == stamp
+
+
+def test_a_task_starts_from_a_twin_the_driver_recorded(ray_instance, test_adapters, tmp_path):
+    """A task writes into its own scratch folder but finds its trained twin in the driver's
+    results folder (a local instance sees it), as a conversion cell finds its ANN."""
+    path = tmp_path / "twin.toml"
+    path.write_text(TWIN_SUITE)
+    suite = load_suite(path)
+    results = tmp_path / "results"
+    (ann,) = run_suite_ray(suite, select_cells(suite, labels=["ann-vae"]), results_dir=results,
+                           context_factory=FakeContext)
+    twin, other = run_suite_ray(suite, select_cells(suite, labels=["twin-vae", "twin-vae-other"]),
+                                results_dir=results, context_factory=FakeContext)
+    assert twin["status"] == other["status"] == "ok"
+    assert twin["fit"]["extra"]["twin_train_seconds"] == ann["fit"]["train_seconds"]
+    assert twin["metrics"][K.FID] == ann["metrics"][K.FID]
+    assert "twin_train_seconds" not in other["fit"]["extra"]  # another config: trained itself
+    assert (results / "twin" / "models" / "twin-vae__mnist__seed0.pt").is_file()
 
 
 def test_a_data_set_that_cannot_be_prepared_fails_its_cells(ray_instance, tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import ClassVar
 
@@ -11,12 +10,11 @@ import pytest
 
 import adapters
 from adapters.ann import AnnVAE
-from adapters.base import FitReport
 from benchmarks.__main__ import main
 from benchmarks.metrics import keys as K
 from benchmarks.runner import run_suite, select_cells
 from benchmarks.suites import load_suite
-from tests.fakes import TINY_ANN_GAN, TINY_ANN_VAE, FakeContext, blobs, tiny_suite
+from tests.fakes import TINY_ANN_GAN, TINY_ANN_VAE, TWIN_SUITE, FakeContext, blobs, tiny_suite
 
 SUITE = tiny_suite("unit", f"""{TINY_ANN_VAE}
 [[entry]]
@@ -147,44 +145,8 @@ def test_filter_grid_lands_beside_the_sample_grids(tmp_path, monkeypatch):
     assert expected.read_bytes() == b"png"
 
 
-class TwinVAE(AnnVAE):
-    """An adapter whose training starts with exactly ann-vae's (as a conversion's does)."""
-
-    name: ClassVar[str] = "twin-vae"
-
-    def __init__(self, config=None):
-        super().__init__(config)
-        self.twin = None
-
-    def trained_twin(self):
-        return "ann-vae", dataclasses.asdict(self.config)
-
-    def start_from(self, path, fit, source):
-        self.twin = (path, fit, source)
-
-    def fit(self, train, *, seed, progress=None):
-        if self.twin is None:
-            return super().fit(train, seed=seed, progress=progress)
-        path, fit, source = self.twin
-        self.load(path)
-        return FitReport(epochs=fit["epochs"], steps=fit["steps"], train_seconds=0.0,
-                         extra={"twin_train_seconds": fit["train_seconds"]})
-
-
-TWIN_SUITE = tiny_suite("twin", f"""{TINY_ANN_VAE}
-[[entry]]
-adapter = "twin-vae"
-config = {{ epochs = 1, hidden = 32, latent = 8 }}
-
-[[entry]]
-label = "twin-vae-other"
-adapter = "twin-vae"
-config = {{ epochs = 1, hidden = 32, latent = 4 }}
-""")
-
-
 def test_a_cell_starts_from_its_trained_twin_with_the_same_numbers(tmp_path, monkeypatch):
-    monkeypatch.setitem(adapters.ADAPTERS, "twin-vae", "test_runner:TwinVAE")
+    monkeypatch.setitem(adapters.ADAPTERS, "twin-vae", "tests.fakes:TwinVAE")
     path = tmp_path / "twin.toml"
     path.write_text(TWIN_SUITE)
     suite = load_suite(path)
