@@ -589,7 +589,9 @@ def sample_pages(records: Sequence[Mapping[str, Any]], figures_dir: str | Path) 
             continue
         ncols = min(_PAGE_COLS, len(panels))
         nrows = math.ceil(len(panels) / ncols)
-        fig, axes = plt.subplots(nrows, ncols, squeeze=False,
+        # constrained layout keeps each panel's title clear of the grid above it (tight_layout
+        # let the images of a row cover the titles of the next)
+        fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained",
                                  figsize=(_PANEL_IN * ncols, _PANEL_IN * nrows + 0.9))
         for ax in axes.flat:
             ax.set_axis_off()
@@ -606,9 +608,7 @@ def sample_pages(records: Sequence[Mapping[str, Any]], figures_dir: str | Path) 
                         "smallest seed")
         if missing:
             subtitle += f"; no grid for {', '.join(missing)}"
-        fig.text(0.5, 1 - 0.55 / fig.get_figheight(), subtitle, ha="center", va="center",
-                 fontsize=8, color="0.3")
-        fig.tight_layout(rect=(0, 0, 1, 1 - 0.75 / fig.get_figheight()))
+        fig.supxlabel(subtitle, fontsize=8, color="0.3")
         written += _save_all(fig, out / f"samples_{ds}")
     return written
 

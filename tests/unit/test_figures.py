@@ -125,7 +125,8 @@ def test_sample_grid_wants_png(tmp_path):
 # Sample pages, from fake records whose grids sample_grid writes into a tmp results tree
 
 _BACKEND = {"ann-vae": "ann", "surrogate-vae": "surrogate", "conversion-vae": "conversion",
-            "stdp-vae": "stdp"}
+            "stdp-vae": "stdp", "ann-gan": "ann", "ann-vae-gaussian": "ann",
+            "surrogate-gan": "surrogate", "conversion-gan": "conversion"}
 
 
 def _fake(label: str, dataset: str, seed: int, fid: float | None, status: str = "ok") -> dict:
@@ -232,3 +233,30 @@ def test_sweep_lines_join_labels_that_differ_in_t_alone():
     assert lines["t4"] == lines["t8"] == "surrogate-vae (coding=rate)"
     assert lines["lat"] == "surrogate-vae (coding=latency)"
     assert _sweep_lines([rec("only", timesteps=8, coding="rate")]) == {"only": "surrogate-vae"}
+
+
+def test_sample_page_titles_stay_clear_of_the_grids(tmp_path, monkeypatch):
+    """Eight panels of runner-sized grids (10 x 10 samples with their own title) in two rows: no
+    panel title is drawn over an image (tight_layout let a row's grids cover the next titles)."""
+    figures_dir = tmp_path / "quick" / "figures"
+    recs = [_fake(label, "mnist", 0, 30.0 + i) for i, label in enumerate(
+        ["ann-vae", "ann-gan", "ann-vae-gaussian", "surrogate-vae", "surrogate-gan",
+         "conversion-vae", "conversion-gan", "stdp-vae"])]
+    for r in recs:
+        figures.sample_grid(np.full((100, 1, 28, 28), 0.5, dtype=np.float32),
+                            figures_dir / "samples" / f"{r['cell_id']}.png", nrow=10,
+                            title=r["cell_id"])
+    overlaps = []
+    save_all = figures._save_all
+
+    def spy(fig, path_stem):
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        titles = [ax.title.get_window_extent(renderer) for ax in fig.axes if ax.get_title()]
+        images = [im.get_window_extent(renderer) for ax in fig.axes for im in ax.images]
+        overlaps.extend((t, i) for t in titles for i in images if t.overlaps(i))
+        return save_all(fig, path_stem)
+
+    monkeypatch.setattr(figures, "_save_all", spy)
+    figures.sample_pages(recs, figures_dir)
+    assert len(recs) == 8 and not overlaps
