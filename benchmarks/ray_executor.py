@@ -81,7 +81,6 @@ def _cell_task(suite: Suite, cell: Cell, chash: str, config: dict[str, Any], ctx
     """
     torch.set_num_threads(suite.threads)
     os.environ["OMP_NUM_THREADS"] = str(suite.threads)
-    runner.CELL_PROGRESS = False  # the driver shows cells done; a worker's bar would interleave
     with tempfile.TemporaryDirectory(prefix=_SCRATCH_PREFIX) as tmp:
         scratch = Path(tmp)
         record = runner.execute_cell(suite, cell, chash, config, {cell.dataset: ctx}, scratch,

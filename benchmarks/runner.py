@@ -292,14 +292,14 @@ def trained_twins(suite: Suite, cell: Cell, results_dir: Path) -> list[dict[str,
 
 
 def _produce_here(suite: Suite, cell: Cell, ctx: Any, results_dir: Path,
-                  twins_from: Path) -> CellOutputs:
+                  twins: Sequence[dict[str, Any]]) -> CellOutputs:
     from benchmarks.metrics.cost import PeakMemory
 
     with PeakMemory() as mem:
         out = produce(cell.entry.adapter, cell.entry.config, train=ctx.train,
                       recon_ref=ctx.recon_ref if suite.n_recon else None, n_eval=suite.n_eval,
                       seed=cell.seed, model_path=_model_path(results_dir, suite, cell),
-                      desc=f"fit {cell.cell_id}", twins=trained_twins(suite, cell, twins_from))
+                      desc=f"fit {cell.cell_id}", twins=twins)
     out.peak_mb = mem.peak_mb
     return out
 
@@ -365,13 +365,12 @@ def measure(suite: Suite, cell: Cell, ctx: Any, out: CellOutputs, results_dir: P
 
 
 def run_cell(suite: Suite, cell: Cell, ctx: Any, results_dir: Path, chash: str,
-             config: dict[str, Any], twins_from: Path | None = None) -> dict[str, Any]:
+             config: dict[str, Any], twins: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """Train, evaluate and measure one cell in this process; returns its record.
 
-    ``twins_from``: the results folder whose trained models the cell may start from (see
-    :func:`trained_twins`); ``results_dir`` when ``None``."""
+    ``twins``: trained models the cell may start from (see :func:`trained_twins`)."""
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    out = _produce_here(suite, cell, ctx, results_dir, twins_from or results_dir)
+    out = _produce_here(suite, cell, ctx, results_dir, twins)
     return measure(suite, cell, ctx, out, results_dir, chash, config, started)
 
 
@@ -517,7 +516,7 @@ def isolated_python(backend: str) -> Path | None:
 
 
 def _produce_isolated(python: Path, suite: Suite, cell: Cell, results_dir: Path,
-                      twins_from: Path) -> CellOutputs:
+                      twins: Sequence[dict[str, Any]]) -> CellOutputs:
     """Run :func:`produce` for ``cell`` under ``python`` and read its outputs back."""
     import subprocess
     import tempfile
@@ -532,7 +531,7 @@ def _produce_isolated(python: Path, suite: Suite, cell: Cell, results_dir: Path,
             "dataset": cell.dataset, "seed": cell.seed, "n_train": suite.n_train,
             "n_eval": suite.n_eval, "n_recon": suite.n_recon, "threads": suite.threads,
             "model_path": str(_model_path(results_dir, suite, cell).resolve()),
-            "twins": trained_twins(suite, cell, twins_from),
+            "twins": list(twins),
         }))
         env = {**os.environ, "OMP_NUM_THREADS": str(suite.threads),
                "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -556,7 +555,6 @@ def execute_cell(suite: Suite, cell: Cell, chash: str, config: dict[str, Any],
     ``twins_from``: the results folder whose trained models the cell may start from (see
     :func:`trained_twins`), when it writes its own files elsewhere (a Ray task's scratch folder);
     ``results_dir`` when ``None``."""
-    twins_from = twins_from or results_dir
     backend = adapters.backend_of(cell.entry.adapter)
     missing = adapters.missing_libraries(cell.entry.adapter)
     python = isolated_python(backend) if missing else None
@@ -573,11 +571,12 @@ def execute_cell(suite: Suite, cell: Cell, chash: str, config: dict[str, Any],
         if cell.dataset not in contexts:
             contexts[cell.dataset] = context_factory(cell.dataset, suite)
         ctx = contexts[cell.dataset]
+        twins = trained_twins(suite, cell, twins_from or results_dir)
         if python is not None:
             started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            out = _produce_isolated(python, suite, cell, results_dir, twins_from)
+            out = _produce_isolated(python, suite, cell, results_dir, twins)
             return measure(suite, cell, ctx, out, results_dir, chash, config, started)
-        return run_cell(suite, cell, ctx, results_dir, chash, config, twins_from)
+        return run_cell(suite, cell, ctx, results_dir, chash, config, twins)
     except Exception as err:  # a failing cell is recorded, and the others go on
         log.error("%s failed: %s: %s", cell.cell_id, type(err).__name__, err)
         return make_record(suite, cell, chash, config, status="failed",
