@@ -105,8 +105,8 @@ class SpikingLayer(nn.Module):
         cur = cur.view(steps, batch, *cur.shape[1:])
         mem = torch.zeros_like(cur[0])
         out = []
-        for t in range(steps):
-            spk, mem = self.neuron(cur[t], mem)
+        for cur_t in cur.unbind(0):  # views; their backward is one stack, not T scatters
+            spk, mem = self.neuron(cur_t, mem)
             out.append(spk)
         return torch.stack(out)
 
@@ -142,12 +142,12 @@ class Readout(nn.Module):
         total = torch.zeros_like(cur[0])
         if self.mode == "membrane":
             beta = float(self.neuron.beta.clamp(0, 1))
-            for t in range(steps):
-                mem = beta * mem + cur[t]
+            for cur_t in cur.unbind(0):
+                mem = beta * mem + cur_t
                 total = total + mem
         else:
-            for t in range(steps):
-                spk, mem = self.neuron(cur[t], mem)
+            for cur_t in cur.unbind(0):
+                spk, mem = self.neuron(cur_t, mem)
                 total = total + spk
         return total / steps
 
@@ -416,6 +416,26 @@ def _mode_seeking(images: Tensor, noise: Tensor) -> Tensor:
     return (d_img / (d_z + 1e-5)).mean()
 
 
+def _coverage(images: Tensor, real: Tensor, pool: int) -> Tensor:
+    """Coverage term (implicit maximum likelihood, Li & Malik 2018): for every real image, the
+    mean squared distance to its nearest generated image in the batch, averaged over the reals.
+
+    The generator minimises it, so every real image, trousers included, must have a generated
+    image near it: a mode the generator drops costs it directly, which the adversarial loss alone
+    does not. Distances are taken between ``pool``×``pool``-average-pooled images (``pool = 1``:
+    pixels), so shape counts more than pixel-level speckle.
+
+    Args:
+        images: generated images ``(N, 1, 28, 28)``.
+        real: the batch's real images ``(M, 1, 28, 28)``.
+        pool: side of the average-pooling window (1 = none).
+    """
+    if pool > 1:
+        images, real = F.avg_pool2d(images, pool), F.avg_pool2d(real, pool)
+    d2 = torch.cdist(real.flatten(1), images.flatten(1)).pow(2) / images[0].numel()
+    return d2.min(dim=1).values.mean()
+
+
 # -- adapters ----------------------------------------------------------------------------------
 class _SurrogateBase(TorchModuleAdapter):
     backend: ClassVar[str] = "surrogate"
@@ -666,6 +686,9 @@ class SurrogateGAN(_SurrogateBase):
             spectral_norm: spectral normalisation of the discriminator's synapses.
             minibatch_std: add the batch's spread of last-layer firing rates to the logit.
             mode_seeking: weight of the mode-seeking term in the generator's loss (>= 0).
+            coverage: weight of the coverage term (nearest generated image to each real one,
+                :func:`_coverage`) in the generator's loss (>= 0; 0 = off).
+            coverage_pool: pooling window of the coverage distance (an int dividing 28).
             init_gain: factor on the generator's initial weights, so its layers fire at init.
             pack: images the discriminator scores together (PacGAN); 1 = one at a time.
             d_lr_scale: the discriminator's learning rate is ``lr · d_lr_scale``.
@@ -688,6 +711,8 @@ class SurrogateGAN(_SurrogateBase):
         spectral_norm: bool = True
         minibatch_std: bool = False
         mode_seeking: float = 20.0
+        coverage: float = 0.0
+        coverage_pool: int = 1
         init_gain: float = 3.0
         pack: int = 2
         d_lr_scale: float = 1.0
@@ -714,6 +739,12 @@ class SurrogateGAN(_SurrogateBase):
                 raise ValueError(f"init_gain must be > 0, got {self.init_gain!r}")
             if not self.mode_seeking >= 0:
                 raise ValueError(f"mode_seeking must be >= 0, got {self.mode_seeking!r}")
+            if not self.coverage >= 0:
+                raise ValueError(f"coverage must be >= 0, got {self.coverage!r}")
+            if (not isinstance(self.coverage_pool, int) or isinstance(self.coverage_pool, bool)
+                    or self.coverage_pool < 1 or 28 % self.coverage_pool):
+                raise ValueError(f"coverage_pool must be an int dividing 28 (1, 2, 4, 7, 14, 28), "
+                                 f"got {self.coverage_pool!r}")
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
@@ -761,6 +792,8 @@ class SurrogateGAN(_SurrogateBase):
                 loss_g = F.softplus(-self.discriminator(fake_spikes)).mean()
                 if c.mode_seeking > 0 and len(idx) > 1:
                     loss_g = loss_g - c.mode_seeking * _mode_seeking(fake, z)
+                if c.coverage > 0:
+                    loss_g = loss_g + c.coverage * _coverage(fake, x, c.coverage_pool)
                 opt_g.zero_grad(set_to_none=True)
                 loss_g.backward()
                 opt_g.step()

@@ -52,8 +52,8 @@ def _lif_steps(cur: Tensor, beta: float, alpha: float) -> Tensor:
     mem = torch.zeros_like(cur[0])
     spk = torch.zeros_like(cur[0])
     out = []
-    for t in range(cur.shape[0]):
-        mem = beta * mem + cur[t] - spk.detach()
+    for cur_t in cur.unbind(0):  # as SpikingLayer: views whose backward is one stack
+        mem = beta * mem + cur_t - spk.detach()
         spk = _ATanSpike.apply(mem - 1.0, alpha)
         out.append(spk)
     return torch.stack(out)
@@ -103,8 +103,8 @@ class PlainVAE(nn.Module):
         cur = self.dec_out(h.flatten(0, 1)).view(*h.shape[:2], -1)
         mem = torch.zeros_like(cur[0])
         total = torch.zeros_like(cur[0])
-        for t in range(cur.shape[0]):
-            mem = self.beta * mem + cur[t]
+        for cur_t in cur.unbind(0):
+            mem = self.beta * mem + cur_t
             total = total + mem
         return torch.sigmoid(total / cur.shape[0]).view(-1, 1, 28, 28)
 

@@ -52,6 +52,21 @@ def test_training_is_deterministic():
         assert torch.equal(a, b), k
 
 
+def test_training_does_not_depend_on_the_callers_thread_count():
+    train, test = _synthetic(256, 0), _synthetic(100, 1)
+    before = torch.get_num_threads()
+    nets = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            nets.append(train_feature_net("mnist", train, test, epochs=1, progress=False)[0])
+            assert torch.get_num_threads() == threads  # the caller's count is restored
+    finally:
+        torch.set_num_threads(before)
+    for (k, a), b in zip(nets[0].state_dict().items(), nets[1].state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+
+
 def test_second_call_loads_from_the_cache(cache, monkeypatch):
     train, test = _synthetic(512, 0), _synthetic(200, 1)
     net, info = get_feature_net("mnist", train=train, test=test, epochs=1, progress=False)

@@ -15,6 +15,7 @@ from adapters.surrogate import (  # noqa: E402
     SpikingLayer,
     SurrogateGAN,
     SurrogateVAE,
+    _coverage,
     bernoulli_spikes,
     encode_st,
     make_neuron,
@@ -209,6 +210,7 @@ def test_vae_variants_train_and_sample(changes):
     {"coding": "latency"}, {"readout": "rate"}, {"noise_process": "iid"},
     {"architecture": "conv", "channels": (2, 3)}, {"pack": 2}, {"minibatch_std": False},
     {"mode_seeking": 1.0}, {"architecture": "conv", "channels": (2, 3), "pack": 3},
+    {"coverage": 5.0}, {"coverage": 5.0, "coverage_pool": 4},
 ])
 def test_gan_variants_train_and_sample(changes):
     model = SurrogateGAN({**TINY_GAN, **changes})
@@ -266,6 +268,10 @@ def test_gan_config_validation():
         SurrogateGAN.Config(init_gain=0.0)
     with pytest.raises(ValueError, match="mode_seeking must be >= 0"):
         SurrogateGAN.Config(mode_seeking=-1.0)
+    with pytest.raises(ValueError, match="coverage must be >= 0"):
+        SurrogateGAN.Config(coverage=-0.5)
+    with pytest.raises(ValueError, match=r"coverage_pool must be an int dividing 28 \(1, 2, 4"):
+        SurrogateGAN.Config(coverage_pool=3)
     with pytest.raises(ValueError, match=r"unknown config key\(s\) \['latent'\]"):
         SurrogateGAN({"latent": 3})
 
@@ -304,3 +310,54 @@ def test_init_gain_scales_generator_weights():
     w_large = large.generator.layers[0].synapse.weight
     ratio = (w_large.abs().mean() / w_small.abs().mean()).item()
     assert 2.5 < ratio < 3.5
+
+
+def test_spiking_layer_gradient_equals_a_step_by_step_simulation():
+    # SpikingLayer runs its synapse once over all T steps and its neurons over views of the
+    # result; the textbook loop applies the synapse at each step. Same spikes, same gradients.
+    torch.manual_seed(0)
+    layer = SpikingLayer(nn.Linear(5, 4), make_neuron("lif", 0.8, "atan", 2.0))
+    x = (torch.rand(6, 3, 5) < 0.5).float().requires_grad_()
+    y = layer(x)
+    (y * torch.arange(1.0, 5.0)).sum().backward()
+    grads = [x.grad.clone(), layer.synapse.weight.grad.clone()]
+    x.grad, layer.synapse.weight.grad = None, None
+    mem, out = torch.zeros(3, 4), []
+    for t in range(6):
+        spk, mem = layer.neuron(layer.synapse(x[t]), mem)
+        out.append(spk)
+    ref = torch.stack(out)
+    (ref * torch.arange(1.0, 5.0)).sum().backward()
+    assert torch.equal(y, ref) and float(y.sum()) > 0
+    assert torch.allclose(grads[0], x.grad) and torch.allclose(grads[1], layer.synapse.weight.grad)
+    assert float(grads[0].abs().sum()) > 0
+
+
+def _flat(values: list[float]) -> torch.Tensor:
+    return torch.tensor(values).view(-1, 1, 1, 1).expand(-1, 1, 28, 28)
+
+
+def test_coverage_is_the_mean_distance_to_the_nearest_generated_image():
+    real = _flat([0.0, 1.0])
+    fake = _flat([0.1, 0.8, 0.5])
+    # real 0 -> nearest 0.1 (0.01); real 1 -> nearest 0.8 (0.04): mean 0.025
+    assert _coverage(fake, real, 1).item() == pytest.approx(0.025, abs=1e-5)
+    # a generator that dropped the "1" mode pays for it: real 1 -> nearest 0.5 (0.25)
+    assert _coverage(_flat([0.1, 0.0, 0.5]), real, 1).item() == pytest.approx((0.0 + 0.25) / 2, abs=1e-5)
+
+
+def test_coverage_pulls_only_the_nearest_generated_image():
+    real = _flat([0.0, 1.0])
+    fake = _flat([0.1, 0.8, 0.5]).clone().requires_grad_()
+    _coverage(fake, real, 1).backward()
+    per_image = fake.grad.flatten(1).sum(1)
+    assert per_image[2].item() == 0.0  # 0.5 is nobody's nearest
+    assert per_image[0].item() > 0 and per_image[1].item() < 0  # 0.1 -> 0, 0.8 -> 1
+
+
+def test_coverage_pooling_ignores_pixel_speckle():
+    checker = (torch.arange(28).view(-1, 1) + torch.arange(28).view(1, -1)) % 2
+    speckled = checker.float().view(1, 1, 28, 28)
+    grey = torch.full((1, 1, 28, 28), 0.5)
+    assert _coverage(speckled, grey, 1).item() == pytest.approx(0.25, abs=1e-5)
+    assert _coverage(speckled, grey, 2).item() == pytest.approx(0.0, abs=1e-5)
