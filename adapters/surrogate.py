@@ -646,7 +646,9 @@ class SurrogateGAN(_SurrogateBase):
         U[t] = β·U[t-1] + W·S_in[t] + b - S[t-1]·θ,   S[t] = Θ(U[t] - θ)   (IF: β = 1)
 
     Loss: non-saturating, ``L_D = BCE(D(x), smooth) + softplus(D(G(z)))``,
-    ``L_G = softplus(-D(G(z))) - mode_seeking·MS``, one-sided label smoothing, Adam(β₁ = 0.5).
+    ``L_G = softplus(-D(G(z))) - mode_seeking·MS + coverage·C``, one-sided label smoothing,
+    Adam(β₁ = 0.5); ``C`` is the coverage term of :func:`_coverage` (each real image of the batch
+    pulls its nearest generated image towards it).
 
     Against mode collapse, by measurement (MNIST, 60k images, 3 epochs, T = 8, classes judged by
     the feature network on 1,000 samples): the recipe of ``ann-gan`` alone collapsed to one class
@@ -671,6 +673,17 @@ class SurrogateGAN(_SurrogateBase):
     intensities directly instead of spikes: 7 (and total collapse on MNIST); the mode-seeking
     distance on 4x4-pooled images: 5 (collapse on MNIST); ``init_gain`` not applied to the
     read-out: 5; an exponential moving average of the generator's weights (0.995): 6.
+
+    The speckle is what the mode-seeking term pays for: pixel-level noise makes ``|G(z1) - G(z2)|``
+    large at no cost, and a discriminator that sees rate-coded spikes can hardly tell a speckled
+    pixel from a grey one. The coverage term (implicit maximum likelihood, Li & Malik 2018)
+    penalises both speckle and dropped modes, since every real image needs a generated image near
+    it. Measured on Fashion-MNIST seed 0 (3 epochs, classes among 10,000 samples, each >= 1 %,
+    FID on 10,000 samples, feature network at 92.44 %): ``coverage`` 0 (the previous default): 7
+    classes; 10: 7 (FID 48.0); 50: 8 (43.3); 100: 7; 200: 9 (44.7; trousers 2.2 %, ankle boots
+    4.5 %, sandals 0.3 %); 500: 9 (47.2; sandals 0.02 %); 200 with ``mode_seeking`` 5: 8 (46.1);
+    200 on 2×2-pooled images: 9. Sandals, sparse strap images whose nearest generated image is a
+    dark shoe-like blob, are what the strong term gives away. ``coverage = 200`` is the default.
     """
 
     name: ClassVar[str] = "surrogate-gan"
@@ -711,7 +724,7 @@ class SurrogateGAN(_SurrogateBase):
         spectral_norm: bool = True
         minibatch_std: bool = False
         mode_seeking: float = 20.0
-        coverage: float = 0.0
+        coverage: float = 200.0
         coverage_pool: int = 1
         init_gain: float = 3.0
         pack: int = 2
