@@ -43,28 +43,41 @@ def test_features_and_logits_shapes():
     assert bool((net.features(x) >= 0).all())
 
 
-def test_training_is_deterministic():
+def test_training_is_deterministic_and_ignores_the_callers_cpu_settings(monkeypatch):
+    """Same weights again, and with the caller on 2 threads and MKL/ATen told to use AVX2 only
+    (what another CPU would pick): the child process trains on portable kernels."""
     train, test = _synthetic(256, 0), _synthetic(100, 1)
     net1, acc1, _ = train_feature_net("mnist", train, test, epochs=1, progress=False)
     net2, acc2, _ = train_feature_net("mnist", train, test, epochs=1, progress=False)
+    before = torch.get_num_threads()
+    monkeypatch.setenv("MKL_ENABLE_INSTRUCTIONS", "AVX2")
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    try:
+        torch.set_num_threads(2)
+        net3, acc3, _ = train_feature_net("mnist", train, test, epochs=1, progress=False)
+        assert torch.get_num_threads() == 2  # the caller's count is untouched
+    finally:
+        torch.set_num_threads(before)
+    assert acc1 == acc2 == acc3
+    for other in (net2, net3):
+        for (k, a), b in zip(net1.state_dict().items(), other.state_dict().values(), strict=True):
+            assert torch.equal(a, b), k
+
+
+def test_training_here_matches_itself_and_the_worker_refuses_default_kernels(tmp_path,
+                                                                             monkeypatch):
+    from benchmarks.metrics import featurenet_worker
+
+    train, test = _synthetic(256, 0), _synthetic(100, 1)
+    net1, acc1, _ = fmod.train_here("mnist", train, test, epochs=1, progress=False)
+    net2, acc2, _ = fmod.train_here("mnist", train, test, epochs=1, progress=False)
     assert acc1 == acc2
     for (k, a), b in zip(net1.state_dict().items(), net2.state_dict().values(), strict=True):
         assert torch.equal(a, b), k
-
-
-def test_training_does_not_depend_on_the_callers_thread_count():
-    train, test = _synthetic(256, 0), _synthetic(100, 1)
-    before = torch.get_num_threads()
-    nets = []
-    try:
-        for threads in (1, 2):
-            torch.set_num_threads(threads)
-            nets.append(train_feature_net("mnist", train, test, epochs=1, progress=False)[0])
-            assert torch.get_num_threads() == threads  # the caller's count is restored
-    finally:
-        torch.set_num_threads(before)
-    for (k, a), b in zip(nets[0].state_dict().items(), nets[1].state_dict().values(), strict=True):
-        assert torch.equal(a, b), k
+    monkeypatch.delenv("MKL_CBWR", raising=False)
+    assert featurenet_worker.main([str(tmp_path / "in.pt"), str(tmp_path / "out.pt")]) == 2
+    assert not (tmp_path / "out.pt").exists()
+    assert featurenet_worker.main([]) == 2
 
 
 def test_second_call_loads_from_the_cache(cache, monkeypatch):
@@ -112,7 +125,7 @@ def test_bad_arguments_are_rejected(cache):
 
 def test_classes_covered_counts_predicted_classes():
     train = _synthetic(512, 0)
-    net, acc, _ = train_feature_net("mnist", train, _synthetic(100, 1), epochs=1, progress=False)
+    net, acc, _ = fmod.train_here("mnist", train, _synthetic(100, 1), epochs=1, progress=False)
     assert acc == 1.0
     all_classes = _synthetic(100, 3).images
     assert classes_covered(all_classes, net) == 10
