@@ -156,7 +156,7 @@ class FeatureNetInfo:
         version: :data:`FEATURE_NET_VERSION` of the code that trained it.
         data_checksum: md5 (16 hex digits) of the train and test images and labels it saw.
         test_accuracy: accuracy on the test split, in ``[0, 1]``.
-        name: extractor label for tables, e.g. ``"classifier-cnn-v1[mnist]"``.
+        name: extractor label for tables, e.g. ``"classifier-cnn-v2[mnist]"``.
         feature_dim: width ``D`` of its features.
     """
 
