@@ -30,10 +30,10 @@ from benchmarks import data as datamod
 from benchmarks import records as rec
 from benchmarks.metrics import keys as K
 from benchmarks.suites import Entry, Suite
+from benchmarks.workers import REPO_ROOT, run_module
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RESULTS = REPO_ROOT / "results"
 _SAMPLE_GRID = 100  # samples shown per cell in its grid figure
 _BASELINE_OF_FAMILY = {"vae": "ann-vae", "gan": "ann-gan", "autoencoder": "ann-vae"}
@@ -533,11 +533,9 @@ def _produce_isolated(python: Path, suite: Suite, cell: Cell, results_dir: Path,
             "model_path": str(_model_path(results_dir, suite, cell).resolve()),
             "twins": list(twins),
         }))
-        env = {**os.environ, "OMP_NUM_THREADS": str(suite.threads),
-               "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        proc = subprocess.run([str(python), "-m", "benchmarks.cell_worker", str(request),
-                               str(out_file)], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
-                              stderr=None, text=True)
+        proc = run_module(python, "benchmarks.cell_worker", [request, out_file],
+                          env={"OMP_NUM_THREADS": str(suite.threads)}, stdout=subprocess.PIPE,
+                          text=True)
         if proc.returncode != 0 or not out_file.is_file():
             raise RuntimeError(f"{cell.cell_id}: the {python} worker exited with code "
                                f"{proc.returncode} (its log is above on stderr)")

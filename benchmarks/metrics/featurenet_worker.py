@@ -6,7 +6,7 @@ Started by :func:`benchmarks.metrics.features.train_feature_net`, never by hand:
 
 ``REQUEST.pt`` holds ``dataset``, ``epochs``, ``seed``, ``progress`` and the four tensors
 ``train_images``, ``train_labels``, ``test_images``, ``test_labels``; ``OUT.pt`` receives
-``state_dict``, ``test_accuracy``, ``seconds`` and ``cpu_capability``. The environment variables
+``state_dict``, ``test_accuracy`` and ``seconds``. The environment variables
 of :data:`benchmarks.metrics.features.PORTABLE_ENV` must be set before this process starts (the
 kernels are chosen when torch and MKL load); the worker refuses to train when they are not.
 """
@@ -34,6 +34,10 @@ def main(argv: list[str]) -> int:
         print(f"featurenet_worker: portable kernels not set up: {wrong}, need "
               f"{features.PORTABLE_ENV}", file=sys.stderr)
         return 2
+    if torch.backends.cpu.get_cpu_capability() != "DEFAULT":  # the variable was read too late
+        print(f"featurenet_worker: ATen kernels are {torch.backends.cpu.get_cpu_capability()}, "
+              f"need DEFAULT", file=sys.stderr)
+        return 2
     torch.backends.mkldnn.enabled = False  # oneDNN picks its kernels by CPU, MKL_CBWR does not bind it
     request = load_weights(argv[0])
     train = SimpleNamespace(images=request["train_images"], labels=request["train_labels"])
@@ -41,8 +45,8 @@ def main(argv: list[str]) -> int:
     net, acc, seconds = features.train_here(request["dataset"], train, test,
                                             epochs=request["epochs"], seed=request["seed"],
                                             progress=request["progress"])
-    atomic_torch_save({"state_dict": net.state_dict(), "test_accuracy": acc, "seconds": seconds,
-                       "cpu_capability": torch.backends.cpu.get_cpu_capability()}, argv[1])
+    atomic_torch_save({"state_dict": net.state_dict(), "test_accuracy": acc, "seconds": seconds},
+                      argv[1])
     return 0
 
 

@@ -286,6 +286,8 @@ def train_feature_net(dataset: str, train: Any, test: Any, *, epochs: int = _EPO
     import subprocess
     import tempfile
 
+    from benchmarks.workers import run_module
+
     net = FeatureNet()
     with tempfile.TemporaryDirectory(prefix="sgb-featurenet-") as tmp:
         request, out = Path(tmp) / "request.pt", Path(tmp) / "out.pt"
@@ -295,11 +297,8 @@ def train_feature_net(dataset: str, train: Any, test: Any, *, epochs: int = _EPO
                            "train_labels": train.labels.contiguous(),
                            "test_images": test.images.float().contiguous(),
                            "test_labels": test.labels.contiguous()}, request)
-        root = str(Path(__file__).resolve().parents[2])
-        env = {**os.environ, **PORTABLE_ENV,
-               "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        proc = subprocess.run([sys.executable, "-m", "benchmarks.metrics.featurenet_worker",
-                               str(request), str(out)], cwd=root, env=env, stdout=subprocess.DEVNULL)
+        proc = run_module(sys.executable, "benchmarks.metrics.featurenet_worker", [request, out],
+                          env=PORTABLE_ENV, stdout=subprocess.DEVNULL)
         if proc.returncode != 0 or not out.is_file():
             raise FeatureNetError(f"feature-net training for {dataset!r} exited with code "
                                   f"{proc.returncode} (its error is above on stderr)")
