@@ -685,18 +685,18 @@ class SurrogateGAN(_SurrogateBase):
     200 on 2×2-pooled images: 9. Sandals, sparse strap images whose nearest generated image is a
     dark shoe-like blob, are what the strong term gives away. ``coverage = 200`` is the default.
 
-    The quick suite trains 6 epochs with ``coverage = 50``. Measured on Fashion-MNIST under the
-    ``cnn-v2`` feature network, with classes counted as above (share of 10,000 samples, sandals and
-    pullovers the smallest), seed 0 first: the defaults (3 epochs, 200) gave 9 classes (sandals
-    0.75 %, FID 43.5). Each real image weighted by the inverse of its mean squared intensity, so
-    sparse images count more (normalised weights; at 6 epochs a real sandal's nearest generated image is
-    0.036 away in mean squared distance, 41 % of the sandal's own mean square, against 17 % for
-    sneakers): 9 at 200 (sandals 0.23 %), 9 at 400 (0.29 %). Hidden layers (512, 512): 9 (sandals
-    0.83 %, FID 37.3). 6 epochs: 9 (sandals 0.28 %, FID 33.4). 6 epochs with the weight falling
-    linearly from 200 to 0: 8 (sandals 2.4 %, trousers lost at 0.16 %). 6 epochs with 50: 10 on
-    seeds 0 / 1 / 2 (FID 41.7 / 40.0 / 40.7; smallest shares, all pullovers, 1.26 / 1.52 / 2.17 %,
-    sandals 1.40 / 1.95 / 2.31 %; shirts still ~40 %), and 10 on MNIST (FID 26.7 / 26.0 / 26.4). The pixel distance of the coverage term favours a blurred shoe over any one sandal, so a
-    strong term trades sandals for trousers, and a weak term over more epochs covers both.
+    The quick and full suites train with ``coverage = 50`` (quick: 6 epochs). Measured on
+    Fashion-MNIST seed 0 under the ``cnn-v2`` feature network, classes counted as above: the
+    defaults (3 epochs, 200): 9 (sandals 0.75 %, FID 43.5); reals weighted by the inverse of their
+    mean squared intensity, so sparse images count more: 9 at 200 (sandals 0.23 %) and at 400
+    (0.29 %); hidden (512, 512): 9 (0.83 %, FID 37.3); 6 epochs: 9 (0.28 %, FID 33.4; a real
+    sandal's nearest generated image is 0.036 away in mean squared distance, 41 % of the sandal's
+    own mean square, against 17 % for sneakers, and is mostly judged "sneaker" or "ankle boot");
+    6 epochs, weight falling linearly from 200 to 0: 8 (sandals 2.4 %, trousers lost at 0.16 %);
+    6 epochs at 50: 10 on seeds 0 / 1 / 2 (FID 41.7 / 40.0 / 40.7; smallest shares, all
+    pullovers, 1.26 / 1.52 / 2.17 %; shirts still ~40 %) and 10 on MNIST (FID 26.7 / 26.0 / 26.4).
+    A weak term over more epochs keeps the trousers a strong one wins without giving the sandals
+    away.
     """
 
     name: ClassVar[str] = "surrogate-gan"
