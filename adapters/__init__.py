@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 ADAPTERS: dict[str, str] = {
     "ann-vae": "adapters.ann:AnnVAE",
     "ann-vae-gaussian": "adapters.ann:AnnGaussianVAE",
+    "ann-vae-learned-prior": "adapters.ann:AnnVAELearnedPrior",
     "ann-gan": "adapters.ann:AnnGAN",
     "surrogate-vae": "adapters.surrogate:SurrogateVAE",
     "surrogate-gan": "adapters.surrogate:SurrogateGAN",

@@ -124,7 +124,9 @@ class AnnVAE(_AnnBase):
         b = torch.bernoulli(q.detach(), generator=gen)
         return b + q - q.detach()
 
-    def _kl(self, logits: Tensor) -> Tensor:
+    def _kl(self, logits: Tensor, z: Tensor) -> Tensor:
+        """KL of the posterior (``logits``) from the prior per sample; ``z`` is the posterior's
+        sample (a learned prior is evaluated on it)."""
         q = torch.sigmoid(logits)
         p = self.prior_p
         # KL(Bern(q) || Bern(p)) with log q = logsigmoid(logits), log(1-q) = logsigmoid(-logits).
@@ -136,16 +138,18 @@ class AnnVAE(_AnnBase):
         c = self.config
         init_parameters_(self.encoder, make_generator(split_seed(seed, "init-enc")))
         init_parameters_(self.decoder, make_generator(split_seed(seed, "init-dec")))
+        if "prior" in self._modules():  # the learned prior of AnnVAELearnedPrior
+            init_parameters_(self._modules()["prior"], make_generator(split_seed(seed, "init-prior")))
         order_gen = make_generator(split_seed(seed, "data"))
         noise_gen = make_generator(split_seed(seed, "noise-train"))
-        params = [*self.encoder.parameters(), *self.decoder.parameters()]
+        params = [p for m in self._modules().values() for p in m.parameters()]
         opt = torch.optim.Adam(params, lr=c.lr)
         x_all = train.reshape(len(train), -1)
         total = c.epochs * math.ceil(len(train) / c.batch_size)
         history: dict[str, list[float]] = {"loss": [], "bce": [], "kl": []}
         step, t0 = 0, time.perf_counter()
-        self.encoder.train()
-        self.decoder.train()
+        for module in self._modules().values():
+            module.train()
         for _epoch in range(c.epochs):
             sums = torch.zeros(3, dtype=torch.float64)
             for idx in shuffled_batches(len(train), c.batch_size, order_gen):
@@ -154,7 +158,7 @@ class AnnVAE(_AnnBase):
                 z = self._latent(logits, noise_gen)
                 x_hat = self.decoder(z).clamp(1e-6, 1 - 1e-6)
                 bce = F.binary_cross_entropy(x_hat, x, reduction="none").sum(dim=1).mean()
-                kl = self._kl(logits).mean()
+                kl = self._kl(logits, z).mean()
                 loss = bce + c.kl_weight * kl
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -165,8 +169,8 @@ class AnnVAE(_AnnBase):
                     progress(step, total, {"loss": loss.item()})
             for key, value in zip(("loss", "bce", "kl"), (sums / len(train)).tolist(), strict=True):
                 history[key].append(value)
-        self.encoder.eval()
-        self.decoder.eval()
+        for module in self._modules().values():
+            module.eval()
         return FitReport(epochs=c.epochs, steps=step, train_seconds=time.perf_counter() - t0,
                          history=history)
 
@@ -219,7 +223,7 @@ class AnnGaussianVAE(AnnVAE):
         mu, logvar = stats.chunk(2, dim=1)
         return mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=gen)
 
-    def _kl(self, stats: Tensor) -> Tensor:
+    def _kl(self, stats: Tensor, z: Tensor) -> Tensor:
         mu, logvar = stats.chunk(2, dim=1)
         return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
 
@@ -239,6 +243,102 @@ class AnnGaussianVAE(AnnVAE):
         enc_macs = counter.macs
         out = self._decode_counted(stats.chunk(2, dim=1)[0])
         self._counts = dataclasses.replace(self._counts, macs=self._counts.macs + enc_macs / len(x))
+        return out
+
+
+class MaskedLinear(nn.Linear):
+    """``nn.Linear`` whose weight is multiplied by a fixed 0/1 ``mask`` (MADE's masked layers)."""
+
+    def __init__(self, in_features: int, out_features: int, mask: Tensor) -> None:
+        super().__init__(in_features, out_features)
+        if mask.shape != self.weight.shape:
+            raise ValueError(f"mask shape {tuple(mask.shape)} != weight shape "
+                             f"{tuple(self.weight.shape)}")
+        self.register_buffer("mask", mask.to(self.weight.dtype))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight * self.mask, self.bias)
+
+    def connections(self) -> float:
+        """The connections that really exist (unmasked weights): one MAC each per input row."""
+        return float(self.mask.sum())
+
+
+class AutoregressivePrior(nn.Module):
+    """``p(z) = Π_j Bernoulli(z_j | z_<j)`` over ``latent`` bits, a MADE (Germain et al. 2015)
+    with one hidden ReLU layer: hidden unit ``k`` sees bits ``1..m_k`` (``m_k = 1 + k mod (L-1)``),
+    output ``j`` sees the hidden units with ``m_k < j``, so logit ``j`` depends on ``z_<j`` only.
+    """
+
+    def __init__(self, latent: int, hidden: int) -> None:
+        super().__init__()
+        degree_in = torch.arange(1, latent + 1)
+        degree_hidden = 1 + torch.arange(hidden) % max(latent - 1, 1)
+        self.hidden = MaskedLinear(latent, hidden,
+                                   (degree_hidden[:, None] >= degree_in[None, :]).float())
+        self.out = MaskedLinear(hidden, latent,
+                                (degree_in[:, None] > degree_hidden[None, :]).float())
+
+    def forward(self, z: Tensor) -> Tensor:
+        """``(N, L)`` bits -> ``(N, L)`` logits, logit ``j`` a function of ``z_<j``."""
+        return self.out(F.relu(self.hidden(z)))
+
+    def macs(self) -> float:
+        """MACs of one pass per sample. Sampling bit by bit costs the same when each new bit's
+        column is added to the hidden pre-activations as it is drawn."""
+        return self.hidden.connections() + self.out.connections()
+
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator) -> Tensor:
+        """``(n, L)`` bits drawn one after another, ``z_j ~ Bernoulli(sigmoid(logit_j(z_<j)))``."""
+        latent = self.out.out_features
+        uniform = torch.rand((n, latent), generator=generator)
+        z = torch.zeros_like(uniform)
+        for j in range(latent):
+            z[:, j] = (uniform[:, j] < torch.sigmoid(self.forward(z)[:, j])).to(z.dtype)
+        return z
+
+
+class AnnVAELearnedPrior(AnnVAE):
+    """:class:`AnnVAE` with a learned autoregressive prior over its Bernoulli latent
+    (:class:`AutoregressivePrior`) instead of ``Bernoulli(prior_p)``: the non-spiking counterpart
+    of ``surrogate-vae``'s learned spike-train prior. Loss: BCE + ``kl_weight`` ·
+    ``Σ_j KL(Bern(q_j) ‖ Bern(p_j(z_<j)))``, ``p`` evaluated on the posterior's own sample
+    (``prior_p`` is not used). ``sample`` draws ``z`` bit by bit from the prior; its MACs count one
+    pass of the prior's real (unmasked) connections on top of the decoder's.
+    """
+
+    name: ClassVar[str] = "ann-vae-learned-prior"
+
+    @dataclass(frozen=True)
+    class Config(AnnVAE.Config):
+        prior_hidden: int = 256
+
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            _check_positive(self, "prior_hidden")
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self.prior = AutoregressivePrior(self.config.latent, self.config.prior_hidden)
+
+    def _modules(self) -> dict[str, nn.Module]:
+        return {**super()._modules(), "prior": self.prior}
+
+    def _kl(self, logits: Tensor, z: Tensor) -> Tensor:
+        q = torch.sigmoid(logits)
+        p_logits = self.prior(z.detach())
+        kl = (q * (F.logsigmoid(logits) - F.logsigmoid(p_logits))
+              + (1 - q) * (F.logsigmoid(-logits) - F.logsigmoid(-p_logits)))
+        return kl.sum(dim=1)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, seed: int) -> Tensor:
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        z = self.prior.sample(n, generator=make_generator(split_seed(seed, "noise")))
+        out = self._decode_counted(z)
+        self._counts = dataclasses.replace(self._counts, macs=self._counts.macs + self.prior.macs())
         return out
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 TINY_CONFIGS: dict[str, dict] = {
     "ann-vae": {"epochs": 1, "hidden": 32, "latent": 8, "batch_size": 32},
     "ann-vae-gaussian": {"epochs": 1, "hidden": 32, "latent": 8, "batch_size": 32},
+    "ann-vae-learned-prior": {"epochs": 1, "hidden": 32, "latent": 8, "batch_size": 32,
+                              "prior_hidden": 16},
     "ann-gan": {"epochs": 1, "hidden": 32, "noise_dim": 8, "batch_size": 32},
     "surrogate-vae": {"epochs": 1, "hidden": [32], "latent": 8, "batch_size": 32, "timesteps": 4},
     "surrogate-gan": {"epochs": 1, "hidden": [32], "noise_dim": 8, "batch_size": 32,

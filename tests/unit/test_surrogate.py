@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torch import nn
 
 pytest.importorskip("snntorch")
 
-from adapters.coding import encode, make_generator  # noqa: E402
+from adapters.coding import encode, make_generator, split_seed  # noqa: E402
 from adapters.opcount import OpCounter  # noqa: E402
 from adapters.surrogate import (  # noqa: E402
     Readout,
     SpikingLayer,
+    SpikingPrior,
     SurrogateGAN,
     SurrogateVAE,
     _coverage,
@@ -143,7 +146,9 @@ def test_vae_shapes_ranges_and_determinism(vae):
     assert torch.equal(vae.reconstruct(_images(5, seed=3)), rec)
 
 
-def test_vae_sample_is_decoded_from_bernoulli_prior_spikes(vae, monkeypatch):
+def test_vae_sample_is_decoded_from_bernoulli_prior_spikes(monkeypatch):
+    vae = SurrogateVAE({**TINY_VAE, "prior": "fixed"})
+    vae.fit(_images(), seed=0)
     seen = []
     original = vae.decoder.forward
 
@@ -197,7 +202,8 @@ def test_training_is_deterministic_for_a_seed():
 
 @pytest.mark.parametrize("changes", [
     {"coding": "latency"}, {"readout": "rate"}, {"neuron": "if"}, {"posterior": "rate"},
-    {"latent_loss": "mmd"}, {"architecture": "conv", "channels": (2, 3)},
+    {"prior": "fixed", "latent_loss": "mmd"}, {"prior": "fixed", "latent_loss": "kl"},
+    {"architecture": "conv", "channels": (2, 3)}, {"prior_hidden": 5}, {"posterior": "step"},
 ])
 def test_vae_variants_train_and_sample(changes):
     model = SurrogateVAE({**TINY_VAE, **changes})
@@ -249,10 +255,76 @@ def test_save_load_round_trip(vae, tmp_path):
     ("posterior", "gauss", "unknown posterior 'gauss'"),
     ("latent_loss", "wasserstein", "unknown latent_loss"),
     ("lr", 0.0, "lr must be > 0"),
+    ("prior", "gaussian", r"unknown prior 'gaussian'; allowed: \['fixed', 'learned'\]"),
+    ("prior_hidden", 0, "prior_hidden must be an int >= 1"),
 ])
 def test_vae_config_validation(key, value, match):
     with pytest.raises(ValueError, match=match):
         SurrogateVAE.Config(**{key: value})
+
+
+def test_learned_prior_needs_the_kl_latent_loss():
+    with pytest.raises(ValueError, match="latent_loss='mmd' needs prior='fixed'"):
+        SurrogateVAE.Config(latent_loss="mmd")
+
+
+LEARNED = {**TINY_VAE, "prior": "learned", "latent_loss": "kl", "prior_hidden": 7}
+
+
+def test_learned_prior_is_causal():
+    prior = SurrogateVAE(LEARNED).prior
+    assert isinstance(prior, SpikingPrior)
+    z = (torch.rand(5, 4, 6, generator=make_generator(0)) < 0.5).float()
+    flipped = z.clone()
+    flipped[2:] = 1 - flipped[2:]
+    p, q = prior(z), prior(flipped)
+    assert p.shape == (5, 4, 6)
+    assert torch.equal(p[:3], q[:3])  # p[t] sees z[<t] only
+    assert not torch.equal(p[3:], q[3:])
+
+
+def test_learned_prior_sample_is_a_step_by_step_draw():
+    prior = SurrogateVAE(LEARNED).prior
+    with torch.no_grad():  # a prior that fires often enough to make the test bite
+        prior.hidden.synapse.bias.fill_(0.6)
+    z = prior.sample(5, 40, generator=make_generator(3))
+    uniform = torch.rand((5, 40, 6), generator=make_generator(3))
+    assert torch.equal(z, (uniform < prior(z)).float())  # each z[t] drawn from p(z[t] | z[<t])
+    assert torch.equal(z, prior.sample(5, 40, generator=make_generator(3)))
+    assert 0 < float(z.mean()) < 1
+
+
+def test_learned_prior_kl_equals_the_fixed_prior_kl_when_it_outputs_a_constant():
+    learned = SurrogateVAE(LEARNED)
+    fixed = SurrogateVAE({**LEARNED, "prior": "fixed", "prior_p": 0.3})
+    with torch.no_grad():
+        learned.prior.out.weight.zero_()
+        learned.prior.out.bias.fill_(math.log(0.3 / 0.7))
+    q = torch.rand(3, 8, 6, generator=make_generator(1))
+    z = (q > 0.5).float()
+    gen = make_generator(0)
+    expected = (q * (q / 0.3).log() + (1 - q) * ((1 - q) / 0.7).log()).sum(dim=(0, 2)).mean()
+    assert torch.allclose(learned._latent_loss(q, z, gen), expected, atol=1e-5)
+    assert torch.allclose(fixed._latent_loss(q, z, gen), expected, atol=1e-5)
+
+
+def test_learned_prior_trains_and_its_operations_are_counted():
+    model = SurrogateVAE(LEARNED)
+    model.fit(_images(), seed=0)
+    x = model.sample(9, seed=4)
+    assert x.shape == (9, 1, 28, 28) and torch.equal(model.sample(9, seed=4), x)
+    c = model.op_counts()
+    # By hand: the prior's hidden synapses see z delayed by one step (7 targets per spike), its
+    # output synapses the hidden spikes (6 targets each), the decoder's first layer z (16 each).
+    z = model.prior.sample(3, 9, generator=make_generator(split_seed(4, "noise")))
+    assert c.spikes_per_layer["latent"] == pytest.approx(float(z.sum()) / 9)
+    hidden = float(c.spikes_per_layer["prior.hidden"]) * 9
+    model._decode_counted(model.decoder, "latent", z)
+    decoder = model.op_counts()
+    assert hidden > 0 and float(z[:-1].sum()) > 0
+    expected = float(z[:-1].sum()) * 7 + hidden * 6 + decoder.synaptic_ops * 9
+    assert c.synaptic_ops * 9 == pytest.approx(expected)
+    assert c.neurons_per_layer["prior.hidden"] == 7 and c.macs == 0
 
 
 def test_gan_config_validation():
