@@ -114,8 +114,21 @@ def git_revision(repo: Path | None = None) -> str:
         return "unknown"
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``; ``platform.processor()`` elsewhere), or
+    ``"unknown"``: the feature network's weights differ between Intel and AMD CPUs."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def environment(threads: int) -> dict[str, Any]:
-    """Where a record was measured: code revision, library versions, device and threads."""
+    """Where a record was measured: code revision, library versions, device, CPU and threads."""
     import torch
 
     versions = {"python": platform.python_version(), "torch": torch.__version__}
@@ -127,4 +140,5 @@ def environment(threads: int) -> dict[str, Any]:
     if torch.cuda.is_available():
         device = f"cuda: {torch.cuda.get_device_name(0)}"
     return {"git": git_revision(), "versions": versions, "device": device, "threads": threads,
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}"}
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
+            "cpu": cpu_model()}

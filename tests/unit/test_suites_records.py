@@ -117,3 +117,13 @@ def test_config_hash_is_order_independent_and_sensitive():
     a = rec.config_hash({"x": 1, "y": [1, 2]})
     assert a == rec.config_hash({"y": [1, 2], "x": 1})
     assert a != rec.config_hash({"x": 2, "y": [1, 2]})
+
+
+def test_environment_names_the_cpu_model(monkeypatch, tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9B14\n")
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda path, *a, **k: real_open(
+        cpuinfo if path == "/proc/cpuinfo" else path, *a, **k))
+    env = rec.environment(threads=1)
+    assert env["cpu"] == "AMD EPYC 9B14" and env["threads"] == 1
