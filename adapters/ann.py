@@ -21,7 +21,6 @@ from torch import Tensor, nn
 from adapters.base import FitReport, OpCounts, ProgressFn
 from adapters.coding import bernoulli_noise, make_generator, split_seed
 from adapters.opcount import OpCounter
-from adapters.seeding import init_parameters_
 from adapters.torch_adapter import TorchModuleAdapter, check_images, shuffled_batches
 
 PIXELS = 28 * 28
@@ -136,20 +135,15 @@ class AnnVAE(_AnnBase):
     def fit(self, train: Tensor, *, seed: int, progress: ProgressFn | None = None) -> FitReport:
         check_images(train)
         c = self.config
-        init_parameters_(self.encoder, make_generator(split_seed(seed, "init-enc")))
-        init_parameters_(self.decoder, make_generator(split_seed(seed, "init-dec")))
-        if "prior" in self._modules():  # the learned prior of AnnVAELearnedPrior
-            init_parameters_(self._modules()["prior"], make_generator(split_seed(seed, "init-prior")))
+        self._init_parameters(seed)
         order_gen = make_generator(split_seed(seed, "data"))
         noise_gen = make_generator(split_seed(seed, "noise-train"))
-        params = [p for m in self._modules().values() for p in m.parameters()]
-        opt = torch.optim.Adam(params, lr=c.lr)
+        opt = torch.optim.Adam(self._parameters(), lr=c.lr)
         x_all = train.reshape(len(train), -1)
         total = c.epochs * math.ceil(len(train) / c.batch_size)
         history: dict[str, list[float]] = {"loss": [], "bce": [], "kl": []}
         step, t0 = 0, time.perf_counter()
-        for module in self._modules().values():
-            module.train()
+        self._set_eval(False)
         for _epoch in range(c.epochs):
             sums = torch.zeros(3, dtype=torch.float64)
             for idx in shuffled_batches(len(train), c.batch_size, order_gen):
@@ -169,8 +163,7 @@ class AnnVAE(_AnnBase):
                     progress(step, total, {"loss": loss.item()})
             for key, value in zip(("loss", "bce", "kl"), (sums / len(train)).tolist(), strict=True):
                 history[key].append(value)
-        for module in self._modules().values():
-            module.eval()
+        self._set_eval(True)
         return FitReport(epochs=c.epochs, steps=step, train_seconds=time.perf_counter() - t0,
                          history=history)
 
@@ -393,8 +386,7 @@ class AnnGAN(_AnnBase):
     def fit(self, train: Tensor, *, seed: int, progress: ProgressFn | None = None) -> FitReport:
         check_images(train)
         c = self.config
-        init_parameters_(self.generator, make_generator(split_seed(seed, "init-gen")))
-        init_parameters_(self.discriminator, make_generator(split_seed(seed, "init-disc")))
+        self._init_parameters(seed)
         order_gen = make_generator(split_seed(seed, "data"))
         noise_gen = make_generator(split_seed(seed, "noise-train"))
         opt_g = torch.optim.Adam(self.generator.parameters(), lr=c.lr, betas=(0.5, 0.999))

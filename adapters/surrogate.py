@@ -31,7 +31,6 @@ from torch import Tensor, nn
 from adapters.base import FitReport, ProgressFn
 from adapters.coding import CODINGS, bernoulli_noise, encode, make_generator, split_seed
 from adapters.opcount import OpCounter
-from adapters.seeding import init_parameters_
 from adapters.torch_adapter import TorchModuleAdapter, check_images, check_n, shuffled_batches
 
 logger = logging.getLogger(__name__)
@@ -626,7 +625,6 @@ class SurrogateVAE(_SurrogateBase):
         if c.latent_loss == "kl":
             q = q.clamp(1e-4, 1 - 1e-4)
             if self.prior is None:
-                p: Tensor | float = c.prior_p
                 log_p, log_1mp = math.log(c.prior_p), math.log1p(-c.prior_p)
             else:
                 p = self.prior(z.detach()).clamp(1e-4, 1 - 1e-4)
@@ -640,15 +638,11 @@ class SurrogateVAE(_SurrogateBase):
     def fit(self, train: Tensor, *, seed: int, progress: ProgressFn | None = None) -> FitReport:
         check_images(train)
         c = self.config
-        init_parameters_(self.encoder, make_generator(split_seed(seed, "init-enc")))
-        init_parameters_(self.decoder, make_generator(split_seed(seed, "init-dec")))
-        if self.prior is not None:
-            init_parameters_(self.prior, make_generator(split_seed(seed, "init-prior")))
+        self._init_parameters(seed)
         order_gen = make_generator(split_seed(seed, "data"))
         code_gen = make_generator(split_seed(seed, "coding-train"))
         noise_gen = make_generator(split_seed(seed, "noise-train"))
-        params = [p for m in self._modules().values() for p in m.parameters()]
-        opt = torch.optim.Adam(params, lr=c.lr)
+        opt = torch.optim.Adam(self._parameters(), lr=c.lr)
         total = c.epochs * math.ceil(len(train) / c.batch_size)
         history: dict[str, list[float]] = {"loss": [], "bce": [], "latent_loss": [],
                                            "latent_rate": []}
@@ -694,8 +688,8 @@ class SurrogateVAE(_SurrogateBase):
         if self.prior is None:
             z = bernoulli_noise((c.timesteps, n, c.latent), c.prior_p, generator=gen)
             return self._decode_counted(self.decoder, "latent", z)
-        z = torch.cat([self.prior.sample(c.timesteps, len(chunk), generator=gen)
-                       for chunk in torch.arange(n).split(_CHUNK)], dim=1)
+        z = torch.cat([self.prior.sample(c.timesteps, min(_CHUNK, n - start), generator=gen)
+                       for start in range(0, n, _CHUNK)], dim=1)
         counter = OpCounter().watch_synapses(self.prior)
         counter.watch_spikes(_spiking_modules("prior", self.prior))
         with counter:
@@ -875,12 +869,11 @@ class SurrogateGAN(_SurrogateBase):
     def fit(self, train: Tensor, *, seed: int, progress: ProgressFn | None = None) -> FitReport:
         check_images(train)
         c = self.config
-        init_parameters_(self.generator, make_generator(split_seed(seed, "init-gen")))
+        self._init_parameters(seed)
         with torch.no_grad():  # see Config.init_gain
             for pname, param in self.generator.named_parameters():
                 if pname.endswith("weight"):
                     param.mul_(c.init_gain)
-        init_parameters_(self.discriminator, make_generator(split_seed(seed, "init-disc")))
         order_gen = make_generator(split_seed(seed, "data"))
         code_gen = make_generator(split_seed(seed, "coding-train"))
         noise_gen = make_generator(split_seed(seed, "noise-train"))

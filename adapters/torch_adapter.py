@@ -12,7 +12,13 @@ import torch
 from torch import Tensor, nn
 
 from adapters.base import GenerativeAdapter, OpCounts
+from adapters.coding import make_generator, split_seed
 from adapters.io import atomic_torch_save, load_weights
+from adapters.seeding import init_parameters_
+
+#: The seed stream each named module's initial weights are drawn from (``split_seed`` labels).
+INIT_STREAMS: dict[str, str] = {"encoder": "init-enc", "decoder": "init-dec", "prior": "init-prior",
+                                "generator": "init-gen", "discriminator": "init-disc"}
 
 
 def check_images(x: Any) -> None:
@@ -63,6 +69,16 @@ class TorchModuleAdapter(GenerativeAdapter):
     def _set_eval(self, mode: bool) -> None:
         for module in self._modules().values():
             module.train(not mode)
+
+    def _init_parameters(self, seed: int) -> None:
+        """Draw every module's initial weights from its own stream of ``seed``
+        (:data:`INIT_STREAMS`), so adding a module leaves the others' weights as they were."""
+        for name, module in self._modules().items():
+            init_parameters_(module, make_generator(split_seed(seed, INIT_STREAMS[name])))
+
+    def _parameters(self) -> list[nn.Parameter]:
+        """The trainable parameters of all modules."""
+        return [p for module in self._modules().values() for p in module.parameters()]
 
     def save(self, path: str | Path) -> None:
         atomic_torch_save({"config": dataclasses.asdict(self.config),
