@@ -59,6 +59,10 @@ def select_cells(suite: Suite, *, labels: Sequence[str] | None = None,
                  seeds: Sequence[int] | None = None) -> list[Cell]:
     """The suite's cells, narrowed to the given entry labels/adapter names, data sets and seeds.
 
+    A name that is an entry's label selects that entry only (``surrogate-vae`` in the full suite,
+    not also its ``surrogate-vae-conv`` row); a name that is only an adapter's selects every entry
+    of that adapter (``surrogate-vae`` in the sweep suite, whose rows are all labelled).
+
     Raises:
         ValueError: a requested label, data set or seed is not in the suite (lists the allowed).
     """
@@ -69,7 +73,9 @@ def select_cells(suite: Suite, *, labels: Sequence[str] | None = None,
         if bad:
             raise ValueError(f"suite {suite.name!r} has no entry or adapter {bad}; "
                              f"entries: {[e.label for e in entries]}")
-        entries = [e for e in entries if e.label in labels or e.adapter in labels]
+        own = {e.label for e in entries}
+        entries = [e for e in entries
+                   if e.label in labels or any(x == e.adapter and x not in own for x in labels)]
     ds = list(suite.datasets)
     if datasets:
         bad = [d for d in datasets if d not in suite.datasets]

@@ -35,6 +35,16 @@ def _write(tmp_path, text):
     return path
 
 
+def test_label_selects_its_entry_only(tmp_path):
+    # "ann-vae" is both an entry's label and the adapter of "ann-vae-big": the label wins.
+    text = GOOD + '\n[[entry]]\nlabel = "ann-vae-big"\nadapter = "ann-vae"\nconfig = { epochs = 2 }\n'
+    suite = load_suite(_write(tmp_path, text))
+    assert [c.entry.label for c in select_cells(suite, labels=["ann-vae"], seeds=[0])] == \
+        ["ann-vae"]
+    assert [c.entry.label for c in select_cells(suite, labels=["ann-vae-big", "ann-vae"],
+                                                seeds=[0])] == ["ann-vae", "ann-vae-big"]
+
+
 def test_shipped_suites_parse():
     assert {"smoke", "ci", "quick", "full"} <= set(available_suites())
     for name in available_suites():
