@@ -207,7 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a suite's cells and write records, tables and figures")
     p.add_argument("--suite", required=True, help="suite name (benchmarks/suites/*.toml) or path")
-    p.add_argument("--adapters", nargs="+", default=None, help="entry labels or adapter names")
+    p.add_argument("--adapters", nargs="+", default=None,
+                   help="entry labels (that entry only) or adapter names (every entry of it)")
     p.add_argument("--datasets", nargs="+", default=None)
     p.add_argument("--seeds", nargs="+", type=int, default=None)
     p.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS)
