@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from adapters.base import FitReport, OpCounts, ProgressFn
 from adapters.coding import bernoulli_noise, make_generator, split_seed
 from adapters.opcount import OpCounter
-from adapters.torch_adapter import TorchModuleAdapter, check_images, shuffled_batches
+from adapters.torch_adapter import TorchModuleAdapter, check_images, check_n, shuffled_batches
 
 PIXELS = 28 * 28
 _CHUNK = 1000  # inference batch: bounds memory for 10,000 samples
@@ -177,8 +177,7 @@ class AnnVAE(_AnnBase):
 
     @torch.no_grad()
     def sample(self, n: int, *, seed: int) -> Tensor:
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
+        check_n(n)
         z = bernoulli_noise((n, self.config.latent), self.prior_p,
                             generator=make_generator(split_seed(seed, "noise")))
         return self._decode_counted(z)
@@ -222,8 +221,7 @@ class AnnGaussianVAE(AnnVAE):
 
     @torch.no_grad()
     def sample(self, n: int, *, seed: int) -> Tensor:
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
+        check_n(n)
         z = torch.randn((n, self.config.latent), generator=make_generator(split_seed(seed, "noise")))
         return self._decode_counted(z)
 
@@ -327,8 +325,7 @@ class AnnVAELearnedPrior(AnnVAE):
 
     @torch.no_grad()
     def sample(self, n: int, *, seed: int) -> Tensor:
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
+        check_n(n)
         z = self.prior.sample(n, generator=make_generator(split_seed(seed, "noise")))
         out = self._decode_counted(z)
         self._counts = dataclasses.replace(self._counts, macs=self._counts.macs + self.prior.macs())
@@ -423,8 +420,7 @@ class AnnGAN(_AnnBase):
 
     @torch.no_grad()
     def sample(self, n: int, *, seed: int) -> Tensor:
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
+        check_n(n)
         z = bernoulli_noise((n, self.config.noise_dim), self.prior_p,
                             generator=make_generator(split_seed(seed, "noise")))
         counter = OpCounter().watch_synapses(self.generator, dense=True)

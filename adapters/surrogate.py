@@ -223,12 +223,17 @@ def encode_st(x: Tensor, timesteps: int, coding: str, *, generator: torch.Genera
 
 
 # -- configs -----------------------------------------------------------------------------------
-def _check_common(c: Any) -> None:
-    cls = type(c).__qualname__
-    for name in ("timesteps", "epochs", "batch_size"):
+def _check_counts(c: Any, *names: str) -> None:
+    """Reject config fields ``names`` that are not an int ``>= 1`` (a bool is not one)."""
+    for name in names:
         value = getattr(c, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{cls}.{name} must be an int >= 1, got {value!r}")
+            raise ValueError(f"{type(c).__qualname__}.{name} must be an int >= 1, got {value!r}")
+
+
+def _check_common(c: Any) -> None:
+    cls = type(c).__qualname__
+    _check_counts(c, "timesteps", "epochs", "batch_size")
     if not c.lr > 0:
         raise ValueError(f"{cls}.lr must be > 0, got {c.lr!r}")
     if c.neuron not in NEURONS:
@@ -583,8 +588,7 @@ class SurrogateVAE(_SurrogateBase):
 
         def __post_init__(self) -> None:
             _check_common(self)
-            if not isinstance(self.latent, int) or self.latent < 1:
-                raise ValueError(f"latent must be an int >= 1, got {self.latent!r}")
+            _check_counts(self, "latent", "prior_hidden")
             if not 0.0 < self.prior_p < 1.0:
                 raise ValueError(f"prior_p must lie in (0, 1), got {self.prior_p!r}")
             if self.posterior not in POSTERIORS:
@@ -597,9 +601,6 @@ class SurrogateVAE(_SurrogateBase):
                 raise ValueError(f"kl_weight must be >= 0, got {self.kl_weight!r}")
             if self.prior not in PRIORS:
                 raise ValueError(f"unknown prior {self.prior!r}; allowed: {list(PRIORS)}")
-            if (not isinstance(self.prior_hidden, int) or isinstance(self.prior_hidden, bool)
-                    or self.prior_hidden < 1):
-                raise ValueError(f"prior_hidden must be an int >= 1, got {self.prior_hidden!r}")
             if self.prior == "learned" and self.latent_loss != "kl":
                 raise ValueError(f"latent_loss={self.latent_loss!r} needs prior='fixed' (the MMD "
                                  "compares with samples of the fixed prior); prior='learned' "

@@ -75,7 +75,7 @@ def select_cells(suite: Suite, *, labels: Sequence[str] | None = None,
                              f"entries: {[e.label for e in entries]}")
         own = {e.label for e in entries}
         entries = [e for e in entries
-                   if e.label in labels or any(x == e.adapter and x not in own for x in labels)]
+                   if e.label in labels or (e.adapter in labels and e.adapter not in own)]
     ds = list(suite.datasets)
     if datasets:
         bad = [d for d in datasets if d not in suite.datasets]
