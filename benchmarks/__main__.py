@@ -127,8 +127,18 @@ def _cmd_check(args: argparse.Namespace) -> int:
         log.warning("ignoring %d record(s) of cells no longer in suite %r: %s", len(stray),
                     suite.name, ", ".join(stray))
     records = [r for r in records if r["cell_id"] in expected]
+    if args.pool_results_dir and not args.update_baseline:
+        raise SystemExit("--pool-results-dir only goes with --update-baseline (it adds runs to "
+                         "the baseline being written; a check compares one fresh run)")
     if args.update_baseline:
-        baseline = check.build_baseline(records, suite.name, expected_cells=expected)
+        pool = []
+        for folder in args.pool_results_dir:
+            pool_dir = Path(folder) / suite.name / "records"
+            if not pool_dir.is_dir():
+                raise SystemExit(f"no records for suite {suite.name!r} under {folder} "
+                                 f"(--pool-results-dir): expected {pool_dir}")
+            pool.append([r for r in load_records(pool_dir) if r["cell_id"] in expected])
+        baseline = check.build_baseline(records, suite.name, expected_cells=expected, pool=pool)
         check.write_baseline(args.baseline, baseline)
         print(json.dumps(baseline, indent=2, sort_keys=True) if args.json
               else check.render_baseline(baseline))
@@ -244,6 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--update-baseline", action="store_true",
                    help="write the baseline from these records instead of checking them "
                         "(refused unless every cell of the suite is ok)")
+    p.add_argument("--pool-results-dir", type=Path, action="append", default=[],
+                   metavar="DIR",
+                   help="with --update-baseline: also pool this complete run of the same code "
+                        "(e.g. made on another kind of CPU) into the baseline's means and "
+                        "tolerances; repeatable")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_check)
 

@@ -21,14 +21,19 @@ Baseline schema (``schema_version`` 1, JSON with sorted keys)::
     groups {"<label>__<dataset>" -> {
         label, dataset, adapter,
         cells {"<seed>" -> {cell_id, config_hash}},
-        metrics {key -> {mean, std | null, n, values {"<seed>" -> float}, tolerance,
-                         tolerance_from "k_sigma"|"rel_floor"|"abs_floor", rel_floor, abs_floor,
-                         higher_is_better}}}}
+        metrics {key -> {mean, std | null, n, values {"<seed>" | "<seed>#<k>" -> float},
+                         tolerance, tolerance_from "k_sigma"|"rel_floor"|"abs_floor", rel_floor,
+                         abs_floor, higher_is_better}}}},
+    runs [{cells, cpu, git}]   (only in a baseline pooled over several runs, first run first)
+
+A baseline may pool complete runs of the same code made on different kinds of CPU
+(``--update-baseline --pool-results-dir DIR``): see :func:`build_baseline`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -128,68 +133,114 @@ def _group_key(label: str, dataset: str) -> str:
     return f"{label}__{dataset}"
 
 
+def _check_run(records: Sequence[Mapping[str, Any]], suite_name: str,
+               expected_cells: Iterable[str] | None, which: str) -> None:
+    """Refuse a run a baseline cannot be made from (``which`` names it in the messages)."""
+    if not records:
+        raise ValueError(f"no records of suite {suite_name!r} to make a baseline from ({which}); "
+                         f"run: python -m benchmarks run --suite {suite_name}")
+    other = sorted({str(r["suite"]) for r in records} - {suite_name})
+    if other:
+        raise ValueError(f"records of suite(s) {other} given for a baseline of {suite_name!r} "
+                         f"({which})")
+    bad = [f"{r['cell_id']} ({r['status']}: {short_reason(r.get('error'))})"
+           for r in records if r["status"] != "ok"]
+    if bad:
+        raise ValueError(f"refusing to write a baseline from a run whose cells did not all "
+                         f"succeed ({which}): {'; '.join(bad)}")
+    if expected_cells is not None:
+        missing = sorted(set(expected_cells) - {r["cell_id"] for r in records})
+        if missing:
+            raise ValueError(f"refusing to write a baseline: cell(s) {missing} of suite "
+                             f"{suite_name!r} have no record ({which}); run the whole suite first")
+
+
+def _run_summary(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    envs = [r.get("env") or {} for r in records]
+    return {"cells": len(records),
+            "cpu": sorted({str(e.get("cpu", "unknown")) for e in envs}),
+            "git": sorted({str(e.get("git", "unknown")) for e in envs})}
+
+
 def build_baseline(records: Sequence[Mapping[str, Any]], suite_name: str, *,
-                   expected_cells: Iterable[str] | None = None) -> dict[str, Any]:
-    """The baseline of ``suite_name`` from the records of one complete run.
+                   expected_cells: Iterable[str] | None = None,
+                   pool: Sequence[Sequence[Mapping[str, Any]]] = ()) -> dict[str, Any]:
+    """The baseline of ``suite_name`` from the records of one complete run, or several pooled.
+
+    Pooling is for runs of the same code on different kinds of machine: the generative models
+    train on each CPU's fastest kernels, and the feature network's weights differ between CPU
+    vendors, so an Intel and an AMD run of one commit differ by more than two seeds' spread.
+    Each metric's mean, std and tolerance are then taken over every run's seeds, so the band
+    covers the spread between the machines CI has run on, and no more.
 
     Args:
         records: checked records (:func:`benchmarks.tables.load_records`) of the suite.
         suite_name: the suite they belong to.
         expected_cells: cell ids the suite has; a missing one is an error.
+        pool: records of further complete runs of the same cells (same config hashes).
+            Their values are keyed ``"<seed>#<k>"`` (``k`` = 1, 2, … in ``pool`` order), the first
+            run's ``"<seed>"``.
 
     Raises:
         ValueError: no records, a record of another suite, a cell that is not ``ok`` or a missing
-            cell (each named): a baseline is made from a clean run only.
+            cell (each named, with the run): a baseline is made from clean runs only; pooled runs
+            whose cells or config hashes differ from the first run's.
     """
-    if not records:
-        raise ValueError(f"no records of suite {suite_name!r} to make a baseline from; "
-                         f"run: python -m benchmarks run --suite {suite_name}")
-    other = sorted({str(r["suite"]) for r in records} - {suite_name})
-    if other:
-        raise ValueError(f"records of suite(s) {other} given for a baseline of {suite_name!r}")
-    bad = [f"{r['cell_id']} ({r['status']}: {short_reason(r.get('error'))})"
-           for r in records if r["status"] != "ok"]
-    if bad:
-        raise ValueError(f"refusing to write a baseline from a run whose cells did not all "
-                         f"succeed: {'; '.join(bad)}")
-    if expected_cells is not None:
-        missing = sorted(set(expected_cells) - {r["cell_id"] for r in records})
-        if missing:
-            raise ValueError(f"refusing to write a baseline: cell(s) {missing} of suite "
-                             f"{suite_name!r} have no record; run the whole suite first")
-    by_seed = {(r["dataset"]["name"], r["adapter"]["label"], r["seed"]): r for r in records}
+    runs = [list(records), *(list(p) for p in pool)]
+    for k, run in enumerate(runs):
+        _check_run(run, suite_name, expected_cells, "the run" if k == 0 else f"pooled run {k}")
+    hashes = {r["cell_id"]: r["config_hash"] for r in runs[0]}
+    for k, run in enumerate(runs[1:], start=1):
+        theirs = {r["cell_id"]: r["config_hash"] for r in run}
+        if set(theirs) != set(hashes):
+            raise ValueError(f"pooled run {k} has other cells than the first run: only there "
+                             f"{sorted(set(theirs) - set(hashes))}, only in the first "
+                             f"{sorted(set(hashes) - set(theirs))}")
+        changed = sorted(f"{c} ({hashes[c]} vs {h})" for c, h in theirs.items() if h != hashes[c])
+        if changed:
+            raise ValueError(f"pooled run {k} ran other configs than the first run: {changed}; "
+                             "pool only runs of the same code and suite")
+    by_seed = [{(r["dataset"]["name"], r["adapter"]["label"], r["seed"]): r for r in run}
+               for run in runs]
     groups: dict[str, Any] = {}
-    for row in aggregate(records):
-        members = [by_seed[(row.dataset, row.label, s)] for s in row.seeds]
+    for row in aggregate(runs[0]):
+        members = [(str(s) if k == 0 else f"{s}#{k}", by_seed[k][(row.dataset, row.label, s)])
+                   for k in range(len(runs)) for s in row.seeds]
         metrics = {}
         for key in CHECKED:
-            st = row.stat(key)
+            values = {tag: float(r["metrics"][key]) for tag, r in members
+                      if r["metrics"].get(key) is not None
+                      and math.isfinite(float(r["metrics"][key]))}
+            st = Stat.of(list(values.values()))
             if st.mean is None:
                 continue  # not applicable to this entry (e.g. reconstruction of a GAN)
             tol, source = tolerance(key, st.mean, st.std)
             metrics[key] = {
-                "mean": st.mean, "std": st.std, "n": st.n,
-                "values": {str(r["seed"]): float(r["metrics"][key]) for r in members
-                           if r["metrics"].get(key) is not None},
+                "mean": st.mean, "std": st.std, "n": st.n, "values": values,
                 "tolerance": tol, "tolerance_from": source,
                 "rel_floor": FLOORS[key].rel, "abs_floor": FLOORS[key].abs,
                 "higher_is_better": K.METRICS[key].higher_is_better,
             }
+        first = [r for tag, r in members if "#" not in tag]
         groups[_group_key(row.label, row.dataset)] = {
             "label": row.label, "dataset": row.dataset, "adapter": row.adapter,
             "cells": {str(r["seed"]): {"cell_id": r["cell_id"], "config_hash": r["config_hash"]}
-                      for r in members},
+                      for r in first},
             "metrics": metrics,
         }
-    return {
+    out = {
         "schema_version": BASELINE_SCHEMA_VERSION,
         "kind": BASELINE_KIND,
         "suite": suite_name,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "git": sorted({str((r.get("env") or {}).get("git", "unknown")) for r in records}),
+        "git": sorted({str((r.get("env") or {}).get("git", "unknown"))
+                       for run in runs for r in run}),
         "k_sigma": K_SIGMA,
         "groups": groups,
     }
+    if pool:
+        out["runs"] = [_run_summary(run) for run in runs]
+    return out
 
 
 def _sorted(value: Any) -> Any:
@@ -479,6 +530,12 @@ def render_result(result: CheckResult) -> str:
     return "\n".join(lines)
 
 
+def _value_order(tag: str) -> tuple[int, int]:
+    """Sort key of a baseline value's tag: ``"<seed>"`` or ``"<seed>#<pooled run>"``."""
+    seed, _, run = tag.partition("#")
+    return int(run or 0), int(seed)
+
+
 def render_baseline(baseline: Mapping[str, Any]) -> str:
     """The tolerances a baseline chose, with the spread and floors they came from."""
     rows = []
@@ -486,7 +543,7 @@ def render_baseline(baseline: Mapping[str, Any]) -> str:
         for key in sorted(group["metrics"], key=_metric_order):
             m = group["metrics"][key]
             values = ", ".join(f"{s}: {fmt(v)}" for s, v in
-                               sorted(m["values"].items(), key=lambda kv: int(kv[0])))
+                               sorted(m["values"].items(), key=lambda kv: _value_order(kv[0])))
             rows.append([group["label"], group["dataset"], key, fmt(m["mean"]), fmt(m["std"]),
                          str(m["n"]), fmt(m["tolerance"]), m["tolerance_from"], values])
     return "\n".join([f"baseline of suite {baseline['suite']!r} (tolerance = max({fmt(K_SIGMA)}·std, "

@@ -114,6 +114,41 @@ def test_baseline_refuses_failed_missing_and_foreign_cells():
         check.build_baseline([], SUITE_NAME)
 
 
+def test_a_pooled_baseline_takes_every_runs_seeds_and_names_its_runs():
+    other_cpu = _pair({K.FID: 60.0, K.PRECISION: 0.40, K.MACS: 274432.0},
+                      {K.FID: 62.0, K.PRECISION: 0.42, K.MACS: 274432.0})
+    for r in other_cpu:
+        r["env"] = {"git": "abc1234", "cpu": "Intel Xeon"}
+    base = check.build_baseline(BASE, SUITE_NAME, pool=[other_cpu])
+    fid = base["groups"]["vae__mnist"]["metrics"][K.FID]
+    # 50, 52, 60, 62: mean 56, sample std sqrt((36 + 16 + 16 + 36) / 3) = 5.888, 3·std = 17.66
+    assert fid["values"] == {"0": 50.0, "1": 52.0, "0#1": 60.0, "1#1": 62.0}
+    assert fid["mean"] == 56.0 and fid["n"] == 4
+    assert fid["std"] == pytest.approx(math.sqrt(104 / 3))
+    assert fid["tolerance"] == pytest.approx(3 * math.sqrt(104 / 3))
+    assert fid["tolerance_from"] == "k_sigma"
+    assert base["groups"]["vae__mnist"]["cells"]["1"]["config_hash"] == "h0-1"
+    assert base["runs"] == [{"cells": 2, "cpu": ["unknown"], "git": ["abc1234"]},
+                            {"cells": 2, "cpu": ["Intel Xeon"], "git": ["abc1234"]}]
+    # each machine's own run passes against the pooled band; without pooling the other fails
+    assert check.compare(base, other_cpu).passed and check.compare(base, BASE).passed
+    assert not check.compare(check.build_baseline(BASE, SUITE_NAME), other_cpu).passed
+    assert "runs" not in check.build_baseline(BASE, SUITE_NAME)
+    assert "0#1: 60" in check.render_baseline(base)
+
+
+def test_a_pooled_run_must_be_complete_and_of_the_same_configs():
+    with pytest.raises(ValueError, match=r"pooled run 1.*vae__mnist__seed1 \(failed"):
+        check.build_baseline(BASE, SUITE_NAME,
+                             pool=[[BASE[0], _record("vae", 1, {K.FID: 1.0}, status="failed")]])
+    with pytest.raises(ValueError, match=r"pooled run 1 has other cells.*only in the first "
+                                         r"\['vae__mnist__seed1'\]"):
+        check.build_baseline(BASE, SUITE_NAME, pool=[BASE[:1]])
+    with pytest.raises(ValueError, match=r"pooled run 1 ran other configs.*h0-0 vs h9-0"):
+        check.build_baseline(BASE, SUITE_NAME, pool=[_pair({K.FID: 1.0}, {K.FID: 1.0},
+                                                           config_hash="h9")])
+
+
 # ------------------------------------------------------------------------------------------
 # Comparing
 
@@ -322,6 +357,26 @@ def test_fewer_epochs_is_a_config_change_and_a_refresh_is_deliberate(tmp_path, c
 
     assert _check(suite_file, tmp_path / "longer", baseline, "--update-baseline") == 0
     assert _check(suite_file, tmp_path / "longer", baseline) == 0
+
+
+def test_update_baseline_pools_another_runs_folder(tmp_path, capsys):
+    suite_file = tmp_path / "unit.toml"
+    suite_file.write_text(SUITE)
+    baseline = tmp_path / "baseline.json"
+    _run(suite_file, tmp_path / "first")
+    _run(suite_file, tmp_path / "second")
+    assert _check(suite_file, tmp_path / "first", baseline, "--update-baseline",
+                  "--pool-results-dir", str(tmp_path / "second")) == 0
+    data = json.loads(baseline.read_text())
+    assert len(data["runs"]) == 2
+    assert data["groups"]["ann-vae__mnist"]["metrics"][K.FID]["n"] == 4
+    assert _check(suite_file, tmp_path / "second", baseline) == 0
+    with pytest.raises(SystemExit, match="only goes with --update-baseline"):
+        _check(suite_file, tmp_path / "second", baseline, "--pool-results-dir",
+               str(tmp_path / "first"))
+    with pytest.raises(SystemExit, match="--pool-results-dir"):
+        _check(suite_file, tmp_path / "first", baseline, "--update-baseline",
+               "--pool-results-dir", str(tmp_path / "nothing"))
 
 
 def test_update_baseline_refuses_an_incomplete_run(tmp_path, capsys):
