@@ -12,6 +12,7 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from benchmarks.runner import DEFAULT_RESULTS
 
@@ -115,29 +116,28 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from benchmarks.tables import load_records
 
     suite = load_suite(args.suite)
-    records_dir = Path(args.results_dir) / suite.name / "records"
-    if not records_dir.is_dir():
-        raise SystemExit(f"no records for suite {suite.name!r} under {args.results_dir}; run it "
-                         f"first: python -m benchmarks run --suite {args.suite} --results-dir "
-                         f"{args.results_dir} --no-tables")
     expected = {cell.cell_id for cell in select_cells(suite)}
-    records = load_records(records_dir)
-    stray = sorted(r["cell_id"] for r in records if r["cell_id"] not in expected)
-    if stray:
-        log.warning("ignoring %d record(s) of cells no longer in suite %r: %s", len(stray),
-                    suite.name, ", ".join(stray))
-    records = [r for r in records if r["cell_id"] in expected]
+
+    def suite_records(folder: Path, flag: str) -> list[dict[str, Any]]:
+        """The records of ``suite``'s current cells under results folder ``folder`` (``flag``)."""
+        records_dir = Path(folder) / suite.name / "records"
+        if not records_dir.is_dir():
+            raise SystemExit(f"no records for suite {suite.name!r} under {folder} ({flag}); run it "
+                             f"first: python -m benchmarks run --suite {args.suite} --results-dir "
+                             f"{folder} --no-tables")
+        records = load_records(records_dir)
+        stray = sorted(r["cell_id"] for r in records if r["cell_id"] not in expected)
+        if stray:
+            log.warning("ignoring %d record(s) of cells no longer in suite %r under %s: %s",
+                        len(stray), suite.name, folder, ", ".join(stray))
+        return [r for r in records if r["cell_id"] in expected]
+
+    records = suite_records(args.results_dir, "--results-dir")
     if args.pool_results_dir and not args.update_baseline:
         raise SystemExit("--pool-results-dir only goes with --update-baseline (it adds runs to "
                          "the baseline being written; a check compares one fresh run)")
     if args.update_baseline:
-        pool = []
-        for folder in args.pool_results_dir:
-            pool_dir = Path(folder) / suite.name / "records"
-            if not pool_dir.is_dir():
-                raise SystemExit(f"no records for suite {suite.name!r} under {folder} "
-                                 f"(--pool-results-dir): expected {pool_dir}")
-            pool.append([r for r in load_records(pool_dir) if r["cell_id"] in expected])
+        pool = [suite_records(folder, "--pool-results-dir") for folder in args.pool_results_dir]
         baseline = check.build_baseline(records, suite.name, expected_cells=expected, pool=pool)
         check.write_baseline(args.baseline, baseline)
         print(json.dumps(baseline, indent=2, sort_keys=True) if args.json

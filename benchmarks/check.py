@@ -221,7 +221,7 @@ def build_baseline(records: Sequence[Mapping[str, Any]], suite_name: str, *,
                 "rel_floor": FLOORS[key].rel, "abs_floor": FLOORS[key].abs,
                 "higher_is_better": K.METRICS[key].higher_is_better,
             }
-        first = [r for tag, r in members if "#" not in tag]
+        first = [by_seed[0][(row.dataset, row.label, s)] for s in row.seeds]
         groups[_group_key(row.label, row.dataset)] = {
             "label": row.label, "dataset": row.dataset, "adapter": row.adapter,
             "cells": {str(r["seed"]): {"cell_id": r["cell_id"], "config_hash": r["config_hash"]}
