@@ -43,6 +43,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from adapters.io import atomic_write_bytes
+
 logger = logging.getLogger(__name__)
 
 DATASETS: tuple[str, ...] = ("mnist", "fashion-mnist")
@@ -179,21 +181,6 @@ def _read_raw(path: Path) -> bytes:
                 f"{path}: corrupt or truncated gzip file ({exc}); delete it and fetch again"
             ) from exc
     return data
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the cache holds public data
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _mismatch(name: str, fname: str, where: str, actual: str) -> str:
@@ -545,7 +532,7 @@ def fetch(
                         problems.append(f"[{source}] {msg}")
                         logger.warning("%s", msg)
                         continue
-                    _atomic_write(folder / fname, data)
+                    atomic_write_bytes(folder / fname, data)
                     missing.remove(fname)
                     break
         say(f"{name}: source {source!r} done in {time.perf_counter() - t0:.1f} s, "
