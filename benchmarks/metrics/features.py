@@ -20,21 +20,20 @@ Architecture (``FeatureNet``)::
 Training recipe (``cnn-v2``): Adam (lr 2e-3, cosine decay to 0), batch 128, 4 epochs, dropout 0.3 on
 the features, random horizontal flips for Fashion-MNIST only (digits are not mirror-symmetric).
 
-**Portable weights.** FIDs are only comparable under one network, so the network must not depend
-on the machine that trained it. The recipe alone does not give that: float sums come out in
-another order on another CPU's kernels, and over 1,876 Adam steps that changes the weights (seen:
-the same ``cnn-v1`` recipe gave Fashion-MNIST test accuracy 92.37 % on one machine and 92.44 % on
-another, with every FID moved). So :func:`train_feature_net` trains in a child process
-(:mod:`benchmarks.metrics.featurenet_worker`) whose kernels do not depend on the CPU
+**Portable weights.** FIDs are only comparable under one network, so the weights must not depend
+on the machine or the process that trained them. The recipe alone does not give that: another
+CPU's kernels or another thread count sum floats in another order, and over 1,876 Adam steps that
+changes the weights and every FID. So :func:`train_feature_net` trains in a child process
+(:mod:`benchmarks.metrics.featurenet_worker`) whose kernels do not depend on the instruction set
 (:data:`PORTABLE_ENV`): ATen's scalar kernels (``ATEN_CPU_CAPABILITY=default``), MKL's
 conditional numerical reproducibility (``MKL_CBWR=COMPATIBLE``), oneDNN off, one thread.
-Measured on an AVX-512 machine by making MKL use AVX2 or SSE4.2 only (``MKL_ENABLE_INSTRUCTIONS``):
-without these settings the weights differ after 100 steps, with them they are bit-identical
-(scripts/bench_featurenet_portability.py). The price: training runs ~2.4x slower (4.7 instead of
-~11 steps/s, 6.5 min per data set on one core of the 2-core development machine), once per
-machine: the result is cached. Another torch or MKL release may still
-train another network: the cache key, the records and the table captions hold the version, the
-data checksum and the network's test accuracy, which tell networks apart.
+``scripts/bench_featurenet_portability.py`` checks it on one machine by making MKL use older
+instruction sets. The price is slower training (about 2.4x), paid once per machine: the result
+is cached. AMD and Intel CPUs still train different weights, and another torch or MKL release may
+too: the cache key, the records and the table captions hold the version, the data checksum and
+the network's test accuracy, which tell networks apart. Measurements:
+``docs/experiments/2026-12-03-feature-net-portable-kernels.md`` and
+``docs/experiments/2026-12-04-amd-vs-intel.md``.
 """
 
 from __future__ import annotations
@@ -70,14 +69,14 @@ FEATURE_NET_VERSION = "cnn-v2"
 #: Test accuracy each data set's feature network must reach before it is cached and used.
 MIN_ACCURACY: dict[str, float] = {"mnist": 0.99, "fashion-mnist": 0.90}
 
-#: Threads the network is trained on, whatever the caller's count. Measured: the same recipe on
-#: 1 and 2 threads gives different weights (float sums in another order), e.g. Fashion-MNIST test
-#: accuracy 0.9244 vs 0.9247, and every FID moves with the features; so the weights are made not
-#: to depend on which process (a one-thread cell worker, a two-thread test run) trained them.
+#: Threads the network is trained on, whatever the caller's count: 1 and 2 threads sum floats in
+#: another order and train different weights, so the weights would depend on which process (a
+#: one-thread cell worker, a two-thread test run) trained them.
 TRAIN_THREADS = 1
 
 #: Environment of the training process (set before torch loads, which is when kernels are picked):
-#: CPU-independent kernels, so that any x86 machine trains the same weights (module docstring).
+#: kernels that do not depend on the instruction set, so that Intel CPUs with AVX-512, AVX2 or
+#: SSE4.2 train the same weights (AMD CPUs do not match them: module docstring).
 PORTABLE_ENV: dict[str, str] = {
     "ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE",
     "OMP_NUM_THREADS": str(TRAIN_THREADS), "MKL_NUM_THREADS": str(TRAIN_THREADS)}
