@@ -57,7 +57,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from adapters.coding import make_generator, split_seed
-from adapters.io import atomic_torch_save, load_weights
+from adapters.io import IntegrityError, atomic_torch_save, load_weights, quarantine
 from adapters.seeding import init_parameters_
 
 logger = logging.getLogger(__name__)
@@ -157,6 +157,8 @@ class FeatureNetInfo:
         test_accuracy: accuracy on the test split, in ``[0, 1]``.
         name: extractor label for tables, e.g. ``"classifier-cnn-v2[mnist]"``.
         feature_dim: width ``D`` of its features.
+        weights_sha256: SHA-256 of its weights (:func:`weights_digest`): records keep it, so a
+            changed extractor is visible even where the version and the accuracy agree.
     """
 
     dataset: str
@@ -165,6 +167,7 @@ class FeatureNetInfo:
     test_accuracy: float
     name: str
     feature_dim: int
+    weights_sha256: str = ""
 
 
 def cache_root() -> Path:
@@ -378,10 +381,24 @@ def _cache_path(dataset: str, checksum: str, epochs: int) -> Path:
     return cache_root() / "featurenets" / f"{dataset}__{recipe}__{checksum}.pt"
 
 
-def _info(dataset: str, checksum: str, acc: float) -> FeatureNetInfo:
+def _info(dataset: str, checksum: str, acc: float, digest: str) -> FeatureNetInfo:
     return FeatureNetInfo(dataset=dataset, version=FEATURE_NET_VERSION, data_checksum=checksum,
                           test_accuracy=acc, name=f"classifier-{FEATURE_NET_VERSION}[{dataset}]",
-                          feature_dim=FEATURE_DIM)
+                          feature_dim=FEATURE_DIM, weights_sha256=digest)
+
+
+def weights_digest(net: nn.Module) -> str:
+    """SHA-256 of a network's parameters and buffers (names, dtypes, shapes and bytes, in order).
+
+    Unlike the cache file's own checksum it does not change when the same recipe is trained
+    again to the same weights (the file also holds the training time).
+    """
+    digest = hashlib.sha256()
+    for name, tensor in net.state_dict().items():
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
+        digest.update(t.numpy().tobytes())
+    return digest.hexdigest()
 
 
 def get_feature_net(dataset: str, *, train: Any = None, test: Any = None, progress: bool = True,
@@ -430,39 +447,85 @@ def get_feature_net(dataset: str, *, train: Any = None, test: Any = None, progre
 
     checksum = data_checksum(train, test)
     path = _cache_path(dataset, checksum, epochs)
-    if path.is_file():
-        blob = load_weights(path)
-        meta = blob["meta"]
-        if meta.get("version") == FEATURE_NET_VERSION and meta.get("data_checksum") == checksum:
-            net = FeatureNet()
-            net.load_state_dict(blob["state_dict"])
-            net.eval()
-            acc = float(meta["test_accuracy"])
-            if acc >= min_accuracy:
-                logger.info("feature net %s loaded from %s (test accuracy %.4f)",
-                            dataset, path, acc)
-                return net, _info(dataset, checksum, acc)
-            logger.warning("cached feature net %s has accuracy %.4f < target %.4f; retraining",
-                           path, acc, min_accuracy)
-        else:
-            logger.warning("cached feature net %s does not match (version/checksum); retraining",
-                           path)
+    with _cache_lock(path):  # concurrent cells wait for one training instead of each training
+        cached = _load_cached(path, checksum, min_accuracy)
+        if cached is not None:
+            net, acc = cached
+            return net, _info(dataset, checksum, acc, weights_digest(net))
+        logger.info("training feature net for %s (%s, %d epochs) ...", dataset,
+                    FEATURE_NET_VERSION, epochs)
+        net, acc, seconds = train_feature_net(dataset, train, test, epochs=epochs,
+                                              progress=progress)
+        logger.info("feature net %s: test accuracy %.4f after %.1f s", dataset, acc, seconds)
+        if acc < min_accuracy:
+            raise FeatureNetError(
+                f"feature net for {dataset!r} reached test accuracy {acc:.4f} < the target "
+                f"{min_accuracy:.4f} ({FEATURE_NET_VERSION}, {epochs} epochs); not cached. "
+                f"Check the data, or change the recipe and bump FEATURE_NET_VERSION.")
+        meta = {"dataset": dataset, "version": FEATURE_NET_VERSION, "data_checksum": checksum,
+                "test_accuracy": acc, "feature_dim": FEATURE_DIM, "epochs": epochs,
+                "train_seconds": seconds, "torch_threads": TRAIN_THREADS,
+                "kernels": PORTABLE_ENV}
+        atomic_torch_save({"state_dict": net.state_dict(), "meta": meta}, path)
+        logger.info("feature net cached at %s", path)
+        return net, _info(dataset, checksum, acc, weights_digest(net))
 
-    logger.info("training feature net for %s (%s, %d epochs) ...", dataset, FEATURE_NET_VERSION,
-                epochs)
-    net, acc, seconds = train_feature_net(dataset, train, test, epochs=epochs, progress=progress)
-    logger.info("feature net %s: test accuracy %.4f after %.1f s", dataset, acc, seconds)
+
+@contextlib.contextmanager
+def _cache_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``<cache file>.lock`` while checking and filling one cache entry.
+
+    Two processes that need the same network (``run --jobs 2``) train it once: the second waits
+    here and then loads what the first cached. The operating system drops the lock when its
+    holder dies, so a killed training leaves neither a lock nor a cache entry behind (the entry is
+    written atomically, after training).
+    """
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.info("waiting for another process that is training %s", path.name)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _load_cached(path: Path, checksum: str,
+                 min_accuracy: float) -> tuple[FeatureNet, float] | None:
+    """The cached network at ``path`` with its test accuracy, or ``None`` to retrain.
+
+    A file that fails its checksum or cannot be read is moved aside (named in the warning) and
+    retrained, never used: one flipped bit would otherwise move every FID in the last digits.
+    """
+    if not path.is_file():
+        return None
+    try:
+        blob = load_weights(path)
+    except IntegrityError as err:
+        moved = quarantine(path)
+        logger.warning("cached feature net unusable (%s); moved it to %s and retraining",
+                       err, moved)
+        return None
+    meta = blob["meta"]
+    if meta.get("version") != FEATURE_NET_VERSION or meta.get("data_checksum") != checksum:
+        logger.warning("cached feature net %s does not match (version/checksum); retraining",
+                       path)
+        return None
+    acc = float(meta["test_accuracy"])
     if acc < min_accuracy:
-        raise FeatureNetError(
-            f"feature net for {dataset!r} reached test accuracy {acc:.4f} < the target "
-            f"{min_accuracy:.4f} ({FEATURE_NET_VERSION}, {epochs} epochs); not cached. "
-            f"Check the data, or change the recipe and bump FEATURE_NET_VERSION.")
-    meta = {"dataset": dataset, "version": FEATURE_NET_VERSION, "data_checksum": checksum,
-            "test_accuracy": acc, "feature_dim": FEATURE_DIM, "epochs": epochs,
-            "train_seconds": seconds, "torch_threads": TRAIN_THREADS, "kernels": PORTABLE_ENV}
-    atomic_torch_save({"state_dict": net.state_dict(), "meta": meta}, path)
-    logger.info("feature net cached at %s", path)
-    return net, _info(dataset, checksum, acc)
+        logger.warning("cached feature net %s has accuracy %.4f < target %.4f; retraining",
+                       path, acc, min_accuracy)
+        return None
+    net = FeatureNet()
+    net.load_state_dict(blob["state_dict"])
+    net.eval()
+    logger.info("feature net loaded from %s (test accuracy %.4f)", path, acc)
+    return net, acc
 
 
 def classes_covered(images: Tensor, net: FeatureNet, *, min_fraction: float = 0.01) -> int:
