@@ -10,11 +10,10 @@ import dataclasses
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.runner import DEFAULT_RESULTS
+from benchmarks.records import DEFAULT_RESULTS
 
 log = logging.getLogger("benchmarks")
 
@@ -34,7 +33,9 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from benchmarks.runner import pending_cells, run_suite, select_cells
+    from benchmarks.driver import run_suite
+    from benchmarks.executors import Executor
+    from benchmarks.plan import select_cells
     from benchmarks.suites import load_suite
 
     suite = load_suite(args.suite)
@@ -48,26 +49,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.jobs > 1 and args.executor == "ray":
         raise ValueError("--jobs is for the local executor; Ray runs as many cells at once as "
                          "the cluster's CPUs allow (each entry's cpus)")
-    to_run = len(cells) if args.force else len(pending_cells(suite, cells, args.results_dir))
-    started = time.perf_counter()
     if args.executor == "ray":
         try:
-            from benchmarks.ray_executor import run_suite_ray
+            from benchmarks.executors.ray import RayExecutor
         except ImportError as err:
             raise SystemExit(f"--executor ray needs Ray: pip install -e '.[ray]' ({err})") from err
-        records = run_suite_ray(suite, cells, results_dir=args.results_dir, force=args.force,
-                                address=args.address, max_retries=args.max_retries)
+        executor: Executor = RayExecutor(args.address)
     elif args.jobs > 1:
-        from benchmarks.local_executor import run_suite_parallel
+        from benchmarks.executors.local import LocalWorkers
 
-        records = run_suite_parallel(suite, cells, jobs=args.jobs, results_dir=args.results_dir,
-                                     force=args.force, max_retries=args.max_retries)
+        executor = LocalWorkers(args.jobs)
     else:
-        records = run_suite(suite, cells, results_dir=args.results_dir, force=args.force)
-    wall = time.perf_counter() - started
-    log.info("suite %s: %d cells (%d run now, %d already recorded) in %.0f s wall time "
-             "(executor %s, jobs %d, %d thread(s) per cell)", suite.name, len(records), to_run,
-             len(cells) - to_run, wall, args.executor, args.jobs, suite.threads)
+        from benchmarks.executors.sequential import Sequential
+
+        executor = Sequential()
+    records = run_suite(suite, cells, executor, results_dir=args.results_dir, force=args.force,
+                        max_retries=args.max_retries)
     summary = {r["cell_id"]: r["status"] for r in records}
     failed = [k for k, v in summary.items() if v == "failed"]
     if args.json:
@@ -111,7 +108,7 @@ def _cmd_tables(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from benchmarks import check
-    from benchmarks.runner import select_cells
+    from benchmarks.plan import select_cells
     from benchmarks.suites import load_suite
     from benchmarks.tables import load_records
 

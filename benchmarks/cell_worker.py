@@ -2,9 +2,9 @@
 
 The conversion backend needs TensorFlow, which lives in its own environment (``tox -e
 conversion``) and process: there, ``python -m benchmarks.cell_worker REQUEST.json OUT.pt`` loads the
-data, trains, saves the model, samples and reconstructs, and writes the outputs; the main process
-(which has torch-fidelity) computes the metrics and writes the record. Nothing of
-``benchmarks.metrics`` is imported here.
+data, trains, saves the model, samples and reconstructs (:func:`benchmarks.execute.produce`), and
+writes the outputs; the main process (which has torch-fidelity) computes the metrics, draws the
+figures and makes the record. Nothing of ``benchmarks.metrics`` is imported here.
 """
 
 from __future__ import annotations
@@ -12,16 +12,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import resource
 import sys
 from pathlib import Path
 
-import torch
-
 from adapters.io import atomic_torch_save
 from benchmarks import data as datamod
-from benchmarks.runner import produce
+from benchmarks.execute import apply_threads, produce
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,8 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     request = json.loads(Path(args[0]).read_text())
-    torch.set_num_threads(int(request["threads"]))
-    os.environ.setdefault("OMP_NUM_THREADS", str(request["threads"]))
+    apply_threads(int(request["threads"]))
     train = datamod.load(request["dataset"], "train").images
     if request["n_train"]:
         train = train[: request["n_train"]]
@@ -42,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     out = produce(request["adapter"], request["config"], train=train, recon_ref=recon_ref,
                   n_eval=request["n_eval"], seed=request["seed"],
                   model_path=Path(request["model_path"]), desc=f"fit {request['cell_id']}",
-                  twins=request.get("twins", ()))
+                  twins=request.get("twins", ()), progress=request.get("progress", True))
     # A fresh process: its lifetime peak is the cell's peak (ru_maxrss is KiB on Linux).
     out.peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     atomic_torch_save(dataclasses.asdict(out), args[1])

@@ -1,6 +1,7 @@
 """Cell records: one JSON file per (entry label x dataset x seed), written atomically.
 
-Schema (``schema_version`` 1)::
+A record is a plain ``dict`` at run time (the table and check code read it as one); :class:`Record`
+and its parts describe its keys for readers and type checkers. Schema (``schema_version`` 1)::
 
     schema_version, suite, cell_id, config_hash,
     adapter {label, name, backend, family, config},
@@ -9,8 +10,11 @@ Schema (``schema_version`` 1)::
     metrics {flat key (benchmarks.metrics.keys) -> float | null},
     metric_config {feature_extractor, feature_net_test_accuracy, n_samples, energy_model, ...},
     op_counts {OpCounts fields} | null, fit {FitReport fields} | null,
-    timing {train_seconds, eval_seconds, started, finished},
-    env {git, versions, device, threads, machine}, artifacts {name -> repo-relative path}
+    timing {train_seconds, eval_seconds, sample_seconds, started, finished},
+    env {git, versions, device, threads, machine, cpu, jobs}, artifacts {name -> repo-relative path}
+
+Where a suite's files live under a results folder ``R``: records in ``R/<suite>/records/``, saved
+models in ``R/<suite>/models/``, figures in ``R/<suite>/figures/``.
 """
 
 from __future__ import annotations
@@ -22,14 +26,70 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict
+
+from adapters.io import atomic_write_text
 
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "failed", "skipped")
 REQUIRED_KEYS = ("schema_version", "suite", "cell_id", "config_hash", "adapter", "dataset", "seed",
                  "status", "error", "metrics", "metric_config", "op_counts", "fit", "timing", "env")
+#: The committed results folder (``results/`` of the repository), where runs write by default.
+DEFAULT_RESULTS = Path(__file__).resolve().parent.parent / "results"
+
+Status = Literal["ok", "failed", "skipped"]
+
+
+class AdapterInfo(TypedDict):
+    label: str  # the suite entry's row name
+    name: str  # the registered adapter
+    backend: str  # "ann" | "surrogate" | "conversion" | "stdp"
+    family: str  # "vae" | "gan" | "autoencoder"
+    config: dict[str, Any]  # the adapter's full config, defaults filled in
+
+
+class DatasetInfo(TypedDict):
+    name: str
+    n_train: int | None  # None: the whole train split
+    n_eval: int
+    n_recon: int
+    checksum: str | None  # None where the cell never loaded the data (skipped, failed early)
+
+
+class ErrorInfo(TypedDict):
+    type: str
+    message: str
+    traceback: str
+
+
+class Env(TypedDict):
+    git: str
+    versions: dict[str, str]
+    device: str
+    threads: int
+    machine: str
+    cpu: str
+    jobs: NotRequired[int]  # cells the local executor ran at once (timings depend on it)
+
+
+class Record(TypedDict):
+    schema_version: int
+    suite: str
+    cell_id: str
+    config_hash: str
+    adapter: AdapterInfo
+    dataset: DatasetInfo
+    seed: int
+    status: Status
+    error: ErrorInfo | None
+    metrics: dict[str, float | None]
+    metric_config: dict[str, Any]
+    op_counts: dict[str, Any] | None
+    fit: dict[str, Any] | None
+    timing: dict[str, Any]
+    env: Env
+    artifacts: dict[str, str]
 
 
 def cell_id(label: str, dataset: str, seed: int) -> str:
@@ -38,6 +98,11 @@ def cell_id(label: str, dataset: str, seed: int) -> str:
 
 def record_path(results_dir: Path, suite: str, cid: str) -> Path:
     return Path(results_dir) / suite / "records" / f"{cid}.json"
+
+
+def model_path(results_dir: Path, suite: str, cid: str) -> Path:
+    """Where a cell's trained model is saved (outside git: ``results/*/models`` is ignored)."""
+    return Path(results_dir) / suite / "models" / f"{cid}.pt"
 
 
 def config_hash(payload: dict[str, Any]) -> str:
@@ -60,25 +125,23 @@ def _clean(value: Any) -> Any:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON to a temp file beside ``path`` and ``os.replace`` it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            # Insertion order, not sorted keys: layers stay in network order (deterministic anyway).
-            json.dump(_clean(data), fh, indent=2, allow_nan=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; records are for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` as JSON to ``path`` atomically (:func:`adapters.io.atomic_write_text`).
+
+    Non-finite floats become ``null``; keys keep their insertion order (layers stay in network
+    order, and the output is deterministic anyway).
+    """
+    text = json.dumps(_clean(data), indent=2, allow_nan=False) + "\n"
+    atomic_write_text(path, text)
 
 
-def read_record(path: Path) -> dict[str, Any]:
+def write_record(results_dir: Path, record: Record) -> Path:
+    """Write ``record`` to its place under ``results_dir``; returns the path."""
+    path = record_path(results_dir, record["suite"], record["cell_id"])
+    write_json_atomic(path, record)
+    return path
+
+
+def read_record(path: Path) -> Record:
     """Read and check one record.
 
     Raises:
@@ -98,7 +161,21 @@ def read_record(path: Path) -> dict[str, Any]:
         raise ValueError(f"record {path} lacks key(s) {missing}")
     if data["status"] not in STATUSES:
         raise ValueError(f"record {path} has status {data['status']!r}; allowed: {list(STATUSES)}")
-    return data
+    return data  # type: ignore[return-value]  # checked above
+
+
+def load_records(folder: Path) -> list[Record]:
+    """Every ``*.json`` record in ``folder`` (a suite's ``records`` folder), in file-name order,
+    each checked by :func:`read_record`.
+
+    Raises:
+        FileNotFoundError: ``folder`` is not a directory.
+        ValueError: a record is invalid (names the file).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"records folder {folder} does not exist")
+    return [read_record(p) for p in sorted(folder.glob("*.json"))]
 
 
 def git_revision(repo: Path | None = None) -> str:
@@ -127,7 +204,7 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def environment(threads: int) -> dict[str, Any]:
+def environment(threads: int) -> Env:
     """Where a record was measured: code revision, library versions, device, CPU and threads."""
     import torch
 

@@ -1,5 +1,5 @@
-"""Stand-ins shared by the runner and executor tests: a data-set context of synthetic images,
-tiny suite files, and an adapter that starts from a trained twin.
+"""Stand-ins shared by the run-path tests: a data-set context of synthetic images, tiny suite
+files, a sequential run over them, and an adapter that starts from a trained twin.
 
 Importable as ``tests.fakes`` from worker processes too (spawned ``--jobs`` workers and Ray
 workers have the repository root on their path), so executors can unpickle it there.
@@ -8,8 +8,10 @@ workers have the repository root on their path), so executors can unpickle it th
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from pathlib import Path
+from typing import Any, ClassVar
 
 import torch
 
@@ -52,6 +54,17 @@ class FakeContext:
             dataset=self.name, version="test", data_checksum="x", test_accuracy=0.5,
             name="untrained[test]", feature_dim=self.feature_net.features(self.test[:2]).shape[1])
         self.anchors = {K.FID_DATA_FLOOR: 1.0, K.FID_NOISE_CEILING: 100.0}
+
+
+def run_suite(suite: Any, cells: Sequence[Any], *, results_dir: Path,
+              context_factory: Any = FakeContext, force: bool = False) -> list[dict[str, Any]]:
+    """Run ``cells`` one after another in this process (the default executor), on
+    :class:`FakeContext` data unless told otherwise; returns their records."""
+    from benchmarks import driver
+    from benchmarks.executors.sequential import Sequential
+
+    return driver.run_suite(suite, cells, Sequential(context_factory), results_dir=results_dir,
+                            force=force)
 
 
 #: An ``ann-vae`` entry small enough for :class:`FakeContext` data (seconds to train).

@@ -18,14 +18,17 @@ import pytest
 import adapters
 from adapters.ann import AnnVAE
 from benchmarks.check import UNCHECKED  # timings: they measure the machine
+from benchmarks.driver import run_suite
 from benchmarks.metrics import keys as K
-from benchmarks.runner import REPO_ROOT, run_suite, select_cells
+from benchmarks.plan import select_cells
 from benchmarks.suites import load_suite
+from benchmarks.workers import REPO_ROOT
 from tests.fakes import TINY_ANN_GAN, TINY_ANN_VAE, TWIN_SUITE, FakeContext, tiny_suite
+from tests.fakes import run_suite as run_local
 
 ray = pytest.importorskip("ray", reason="needs Ray: pip install -e '.[ray]' (or tox -e ray)")
 
-from benchmarks.ray_executor import run_suite_ray  # noqa: E402  (after the importorskip)
+from benchmarks.executors.ray import RayExecutor  # noqa: E402  (after the importorskip)
 
 pytestmark = pytest.mark.slow
 
@@ -90,6 +93,11 @@ def test_adapters(monkeypatch):
         monkeypatch.setitem(adapters.ADAPTERS, name, target)
 
 
+def run_suite_ray(suite, cells, *, results_dir, context_factory=None, max_retries=1):
+    return run_suite(suite, cells, RayExecutor(context_factory=context_factory),
+                     results_dir=results_dir, max_retries=max_retries)
+
+
 def _records(results: Path, suite: str) -> dict[str, dict]:
     return {p.stem: json.loads(p.read_text())
             for p in sorted((results / suite / "records").glob("*.json"))}
@@ -101,7 +109,7 @@ def test_ray_records_equal_the_local_executors_and_resume(ray_instance, tmp_path
     suite = load_suite(path)
     cells = select_cells(suite)
     local_dir, ray_dir = tmp_path / "local", tmp_path / "ray"
-    run_suite(suite, cells, results_dir=local_dir, context_factory=FakeContext)
+    run_local(suite, cells, results_dir=local_dir)
     factory = CountingFactory()
     out = run_suite_ray(suite, cells, results_dir=ray_dir, context_factory=factory)
 
@@ -197,7 +205,7 @@ def test_smoke_suite_on_real_data_through_ray_equals_local(ray_instance, tmp_pat
     suite = load_suite("smoke")
     cells = select_cells(suite, labels=["ann-vae", "ann-gan"])
     local_dir, ray_dir = tmp_path / "local", tmp_path / "ray"
-    local = run_suite(suite, cells, results_dir=local_dir)
+    local = run_suite(suite, cells, results_dir=local_dir)  # the real data sets
     remote = run_suite_ray(suite, cells, results_dir=ray_dir)
     for want, got in zip(local, remote, strict=True):
         assert got["status"] == want["status"] == "ok", got["error"]

@@ -8,8 +8,8 @@ import pytest
 
 import adapters
 from benchmarks.__main__ import main
+from benchmarks.execute import isolated_python
 from benchmarks.metrics import keys as K
-from benchmarks.runner import isolated_python
 from benchmarks.suites import load_suite
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 
 import pytest
 import torch
-from test_runner import FakeContext
 
 import adapters
 from adapters.ann import AnnVAE
@@ -17,9 +16,9 @@ from benchmarks import check
 from benchmarks import records as rec
 from benchmarks.__main__ import main
 from benchmarks.metrics import keys as K
-from benchmarks.runner import run_suite, select_cells
+from benchmarks.plan import select_cells
 from benchmarks.suites import load_suite
-from tests.fakes import TINY_ANN_VAE, tiny_suite
+from tests.fakes import TINY_ANN_VAE, FakeContext, run_suite, tiny_suite
 
 SUITE_NAME = "unit-check"
 

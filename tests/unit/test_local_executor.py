@@ -7,6 +7,7 @@ test adapters from the registry the parent hands them.
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 import os
 import signal
 import subprocess
@@ -21,10 +22,13 @@ import adapters
 from adapters.ann import AnnVAE
 from benchmarks.__main__ import main
 from benchmarks.check import UNCHECKED  # timings: they measure the machine
-from benchmarks.local_executor import run_suite_parallel
-from benchmarks.runner import REPO_ROOT, run_suite, select_cells
+from benchmarks.driver import run_suite
+from benchmarks.executors.local import LocalWorkers
+from benchmarks.plan import select_cells
 from benchmarks.suites import load_suite
+from benchmarks.workers import REPO_ROOT
 from tests.fakes import TINY_ANN_GAN, TINY_ANN_VAE, FakeContext, tiny_suite
+from tests.fakes import run_suite as run_sequential
 
 SUITE = tiny_suite("jobs", f"""{TINY_ANN_VAE}
 [[entry]]
@@ -37,12 +41,12 @@ seeds = [0]
 
 class ExitVAE(AnnVAE):
     """Training ends its own process with exit code 7, as an OOM kill or a segfault would; in the
-    parent process (the sequential runner) it raises instead."""
+    test's own process (the sequential executor) it raises instead."""
 
     name: ClassVar[str] = "exit-vae"
 
     def fit(self, train, *, seed, progress=None):
-        if os.environ.get("SPIKEGENBENCH_CELL_PROGRESS") == "0":  # set in --jobs workers only
+        if mp.parent_process() is not None:  # a --jobs worker
             Path(os.environ["EXIT_VAE_LOG"]).open("a").write("attempt\n")
             os._exit(7)
         raise RuntimeError("exit-vae ran outside a worker")
@@ -57,6 +61,11 @@ def suite(tmp_path, monkeypatch):
     return load_suite(path)
 
 
+def _parallel(suite, cells, results: Path, *, jobs: int = 2, max_retries: int = 1):
+    return run_suite(suite, cells, LocalWorkers(jobs, FakeContext), results_dir=results,
+                     max_retries=max_retries)
+
+
 def _records(results: Path) -> dict[str, dict]:
     return {p.stem: json.loads(p.read_text())
             for p in sorted((results / "jobs" / "records").glob("*.json"))}
@@ -66,8 +75,7 @@ def test_two_workers_give_the_sequential_numbers_and_a_dead_worker_costs_one_cel
                                                                                   tmp_path):
     cells = select_cells(suite)
     par_dir, seq_dir = tmp_path / "par", tmp_path / "seq"
-    out = run_suite_parallel(suite, cells, jobs=2, results_dir=par_dir,
-                             context_factory=FakeContext, max_retries=1)
+    out = _parallel(suite, cells, par_dir, max_retries=1)
     assert [r["cell_id"] for r in out] == [c.cell_id for c in cells]  # the suite's order
     status = {r["cell_id"]: r["status"] for r in out}
     assert status == {"ann-vae__mnist__seed0": "ok", "ann-vae__mnist__seed1": "ok",
@@ -79,8 +87,8 @@ def test_two_workers_give_the_sequential_numbers_and_a_dead_worker_costs_one_cel
     assert (tmp_path / "exit-vae.log").read_text().count("attempt") == 2  # retried once
     assert all(v is None for v in dead["metrics"].values())
 
-    run_suite(suite, [c for c in cells if c.entry.adapter != "exit-vae"], results_dir=seq_dir,
-              context_factory=FakeContext)
+    run_sequential(suite, [c for c in cells if c.entry.adapter != "exit-vae"],
+                   results_dir=seq_dir)
     par, seq = _records(par_dir), _records(seq_dir)
     for cid, record in seq.items():
         got = par[cid]
@@ -94,21 +102,20 @@ def test_two_workers_give_the_sequential_numbers_and_a_dead_worker_costs_one_cel
 
     # resume: the finished cells are kept, only the failed one runs again (and dies again)
     (tmp_path / "exit-vae.log").unlink()
-    again = run_suite_parallel(suite, cells, jobs=2, results_dir=par_dir,
-                               context_factory=FakeContext, max_retries=0)
+    again = _parallel(suite, cells, par_dir, max_retries=0)
     assert [r["timing"] for r in again if r["status"] == "ok"] == \
         [par[r["cell_id"]]["timing"] for r in again if r["status"] == "ok"]
     assert (tmp_path / "exit-vae.log").read_text().count("attempt") == 1
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"jobs": 0}, "jobs must be an int >= 1, got 0"),
-    ({"jobs": 2, "max_retries": -1}, "max_retries must be an int >= 0, got -1"),
+@pytest.mark.parametrize("jobs, max_retries, message", [
+    (0, 1, "jobs must be an int >= 1, got 0"),
+    (True, 1, "jobs must be an int >= 1, got True"),
+    (2, -1, "max_retries must be an int >= 0, got -1"),
 ])
-def test_bad_jobs_or_retries_are_rejected(suite, tmp_path, kwargs, message):
+def test_bad_jobs_or_retries_are_rejected(suite, tmp_path, jobs, max_retries, message):
     with pytest.raises(ValueError, match=message):
-        run_suite_parallel(suite, select_cells(suite), results_dir=tmp_path,
-                           context_factory=FakeContext, **kwargs)
+        _parallel(suite, select_cells(suite), tmp_path, jobs=jobs, max_retries=max_retries)
     assert not (tmp_path / "jobs").exists()
 
 
@@ -136,14 +143,15 @@ class SleepVAE(AnnVAE):
 
 _PARENT = """
 import adapters
-from benchmarks.local_executor import run_suite_parallel
-from benchmarks.runner import select_cells
+from benchmarks.driver import run_suite
+from benchmarks.executors.local import LocalWorkers
+from benchmarks.plan import select_cells
 from benchmarks.suites import load_suite
-from tests.fakes import TINY_ANN_GAN, TINY_ANN_VAE, FakeContext, tiny_suite
+from tests.fakes import FakeContext
 adapters.ADAPTERS["sleep-vae"] = "test_local_executor:SleepVAE"
 suite = load_suite({suite!r})
-run_suite_parallel(suite, select_cells(suite, labels=["sleep-vae"]), jobs=1,
-                   results_dir={results!r}, context_factory=FakeContext)
+run_suite(suite, select_cells(suite, labels=["sleep-vae"]), LocalWorkers(1, FakeContext),
+          results_dir={results!r})
 """
 
 

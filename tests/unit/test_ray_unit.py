@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 
 import pytest
 
 from benchmarks import records as rec
-from benchmarks import runner
-from benchmarks.runner import select_cells
+from benchmarks.driver import run_suite, write_files
+from benchmarks.execute import make_record
+from benchmarks.plan import plan, select_cells
 from benchmarks.suites import load_suite
 
 SUITE = """
@@ -32,15 +34,26 @@ gpus = 1
 
 def test_without_ray_the_import_error_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # None in sys.modules: import fails
-    monkeypatch.delitem(sys.modules, "benchmarks.ray_executor", raising=False)
+    monkeypatch.delitem(sys.modules, "benchmarks.executors.ray", raising=False)
     with pytest.raises(ImportError, match=r"pip install -e '\.\[ray\]'.*tox -e ray"):
-        importlib.import_module("benchmarks.ray_executor")
+        importlib.import_module("benchmarks.executors.ray")
+
+
+def test_ray_is_imported_by_its_executor_only():
+    """Planning, executing and the other executors never import Ray (it is optional)."""
+    import subprocess
+
+    code = ("import sys, benchmarks.__main__, benchmarks.driver, benchmarks.execute, "
+            "benchmarks.executors.local, benchmarks.executors.sequential, benchmarks.plan; "
+            "print('ray' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 @pytest.fixture
 def ray_executor():
     pytest.importorskip("ray", reason="needs Ray: pip install -e '.[ray]' (or tox -e ray)")
-    return importlib.import_module("benchmarks.ray_executor")
+    return importlib.import_module("benchmarks.executors.ray")
 
 
 @pytest.fixture
@@ -53,40 +66,44 @@ def suite(tmp_path):
 @pytest.mark.parametrize("bad", [-1, 1.5, True])
 def test_max_retries_is_checked(ray_executor, suite, tmp_path, bad):
     with pytest.raises(ValueError, match=rf"max_retries must be an int >= 0, got {bad!r}"):
-        ray_executor.run_suite_ray(suite, select_cells(suite), results_dir=tmp_path,
-                                   max_retries=bad)
+        run_suite(suite, select_cells(suite), ray_executor.RayExecutor(), results_dir=tmp_path,
+                  max_retries=bad)
 
 
 def test_recorded_cells_are_returned_without_starting_ray(ray_executor, suite, tmp_path):
     import ray
 
     cells = select_cells(suite)
-    for cell in cells:
-        config = runner.full_config(cell.entry)
-        chash = runner.cell_hash(suite, cell, config)
-        record = runner.make_record(suite, cell, chash, config, status="ok", error=None)
-        rec.write_json_atomic(rec.record_path(tmp_path, suite.name, cell.cell_id), record)
+    for p in plan(suite, cells, tmp_path):
+        rec.write_record(tmp_path, make_record(suite, p, status="ok", error=None))
 
     def never(name, suite):
         raise AssertionError("no context is needed when every cell is recorded")
 
-    out = ray_executor.run_suite_ray(suite, cells, results_dir=tmp_path, context_factory=never)
+    out = run_suite(suite, cells, ray_executor.RayExecutor(context_factory=never),
+                    results_dir=tmp_path)
     assert [r["cell_id"] for r in out] == [c.cell_id for c in cells]
     assert not ray.is_initialized()
 
 
-def test_a_cell_too_big_for_the_local_instance_is_refused(ray_executor, suite):
+def test_a_cell_too_big_for_the_local_instance_is_refused(ray_executor, suite, caplog):
     cells = select_cells(suite)
     with pytest.raises(ValueError, match=r"entry 'ann-vae' asks for cpus=3, gpus=1; the Ray "
                                          r"cluster has CPU=2, GPU=0.*allowed: cpus <= 2"):
         ray_executor._check_feasible(cells, {"CPU": 2.0}, local=True)
-    ray_executor._check_feasible(cells, {"CPU": 2.0}, local=False)  # a cluster may grow: warns
+    with caplog.at_level(logging.WARNING, logger=ray_executor.__name__):
+        ray_executor._check_feasible(cells, {"CPU": 2.0}, local=False)  # a cluster may grow
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]
+    assert "entry 'ann-vae' asks for cpus=3, gpus=1" in caplog.text
+    assert "its tasks wait until the cluster grows" in caplog.text
+    caplog.clear()
     ray_executor._check_feasible(cells, {"CPU": 4.0, "GPU": 1.0}, local=True)
+    assert not caplog.records
 
 
-def test_task_files_stay_inside_results_dir(ray_executor, tmp_path):
-    ray_executor._write_files(tmp_path, {"s/figures/a.png": b"png"})
+def test_task_files_stay_inside_results_dir(tmp_path):
+    write_files(tmp_path, {"s/figures/a.png": b"png"})
     assert (tmp_path / "s/figures/a.png").read_bytes() == b"png"
     with pytest.raises(ValueError, match="outside results_dir"):
-        ray_executor._write_files(tmp_path / "r", {"../escape.txt": b"x"})
+        write_files(tmp_path / "r", {"../escape.txt": b"x"})
     assert not (tmp_path / "escape.txt").exists()

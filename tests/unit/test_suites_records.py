@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from benchmarks import records as rec
-from benchmarks.runner import select_cells
+from benchmarks.plan import select_cells
 from benchmarks.suites import available_suites, load_suite
 
 GOOD = """
@@ -93,11 +94,13 @@ def test_unknown_suite_name_lists_available():
 def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
     path = tmp_path / "r.json"
     rec.write_json_atomic(path, {"a": 1})
+    real_write = Path.write_bytes
 
-    def boom(*args, **kwargs):
+    def half_then_interrupted(self, data):
+        real_write(self, data[: len(data) // 2])
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(json, "dump", boom)
+    monkeypatch.setattr(Path, "write_bytes", half_then_interrupted)
     with pytest.raises(KeyboardInterrupt):
         rec.write_json_atomic(path, {"a": 2})
     assert json.loads(path.read_text()) == {"a": 1}  # the old record survives whole
@@ -121,6 +124,30 @@ def test_read_record_names_the_file_and_problem(tmp_path):
     bad.write_text("{")
     with pytest.raises(ValueError, match="not valid JSON"):
         rec.read_record(bad)
+
+
+def test_load_records_reads_a_folder_in_name_order_and_checks_each(tmp_path):
+    def record(cid, status="ok"):
+        return {"schema_version": rec.SCHEMA_VERSION, "suite": "t", "cell_id": cid,
+                "config_hash": "h", "adapter": {}, "dataset": {}, "seed": 0, "status": status,
+                "error": None, "metrics": {}, "metric_config": {}, "op_counts": None, "fit": None,
+                "timing": {}, "env": {}, "artifacts": {}}
+
+    for cid in ("b__mnist__seed0", "a__mnist__seed0"):
+        rec.write_record(tmp_path, record(cid))
+    folder = tmp_path / "t" / "records"
+    assert [r["cell_id"] for r in rec.load_records(folder)] == ["a__mnist__seed0",
+                                                                 "b__mnist__seed0"]
+    rec.write_json_atomic(folder / "c.json", record("c", status="done"))
+    with pytest.raises(ValueError, match=r"c.json has status 'done'"):
+        rec.load_records(folder)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        rec.load_records(tmp_path / "nowhere")
+
+
+def test_every_committed_record_loads():
+    for folder in sorted(rec.DEFAULT_RESULTS.glob("**/records")):
+        assert rec.load_records(folder), folder
 
 
 def test_config_hash_is_order_independent_and_sensitive():

@@ -1,4 +1,5 @@
-"""The runner on tiny synthetic data: records, failures, resume, determinism, sample command."""
+"""The run path on tiny synthetic data (sequential executor): records, failures, resume,
+determinism, learned filters, trained twins, the record's family, the sample command."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+import torch
 
 import adapters
 from adapters.ann import AnnVAE
 from benchmarks.__main__ import main
 from benchmarks.metrics import keys as K
-from benchmarks.runner import run_suite, select_cells
+from benchmarks.plan import select_cells
 from benchmarks.suites import load_suite
-from tests.fakes import TINY_ANN_GAN, TINY_ANN_VAE, TWIN_SUITE, FakeContext, blobs, tiny_suite
+from tests.fakes import TINY_ANN_GAN, TINY_ANN_VAE, TWIN_SUITE, blobs, run_suite, tiny_suite
 
 SUITE = tiny_suite("unit", f"""{TINY_ANN_VAE}
 [[entry]]
@@ -34,15 +36,14 @@ class BrokenVAE(AnnVAE):
 
 @pytest.fixture
 def suite(tmp_path, monkeypatch):
-    monkeypatch.setitem(adapters.ADAPTERS, "broken-vae", "test_runner:BrokenVAE")
+    monkeypatch.setitem(adapters.ADAPTERS, "broken-vae", "test_run:BrokenVAE")
     path = tmp_path / "unit.toml"
     path.write_text(SUITE)
     return load_suite(path)
 
 
 def _run(suite, results, **kw):
-    return run_suite(suite, select_cells(suite), results_dir=results, context_factory=FakeContext,
-                     **kw)
+    return run_suite(suite, select_cells(suite), results_dir=results, **kw)
 
 
 def test_cells_are_recorded_and_a_failure_does_not_stop_the_others(suite, tmp_path):
@@ -115,7 +116,7 @@ def test_sample_command_writes_uint8_samples(suite, tmp_path, capsys):
 def test_bad_entry_config_fails_before_any_cell_runs(tmp_path, monkeypatch):
     path = tmp_path / "bad.toml"
     path.write_text(SUITE.replace("hidden = 32, latent = 8", "hidden = 32, latnt = 8"))
-    monkeypatch.setitem(adapters.ADAPTERS, "broken-vae", "test_runner:BrokenVAE")
+    monkeypatch.setitem(adapters.ADAPTERS, "broken-vae", "test_run:BrokenVAE")
     bad = load_suite(path)
     with pytest.raises(ValueError, match=r"entry 'ann-vae'.*unknown config key\(s\) \['latnt'\]"):
         _run(bad, tmp_path / "results")
@@ -127,22 +128,60 @@ class FilterVAE(AnnVAE):
 
     name: ClassVar[str] = "filter-vae"
 
-    def save_filter_grid(self, path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"png")
+    def learned_filters(self):
+        return torch.linspace(-1, 1, 4 * 5 * 5).reshape(4, 5, 5)
 
 
-def test_filter_grid_lands_beside_the_sample_grids(tmp_path, monkeypatch):
-    from benchmarks.runner import filter_grid_path, produce
+def test_learned_filters_are_drawn_beside_the_sample_grids(tmp_path, monkeypatch):
+    from benchmarks import figures
 
-    monkeypatch.setitem(adapters.ADAPTERS, "filter-vae", "test_runner:FilterVAE")
-    model_path = tmp_path / "results" / "quick" / "models" / "filter-vae__mnist__seed0.pt"
-    model_path.parent.mkdir(parents=True)
-    produce("filter-vae", {"epochs": 1, "hidden": 16, "latent": 4}, train=blobs(32, 0),
-            recon_ref=None, n_eval=4, seed=0, model_path=model_path)
-    expected = tmp_path / "results" / "quick" / "figures" / "filters" / "filter-vae__mnist__seed0.png"
-    assert filter_grid_path(model_path) == expected
-    assert expected.read_bytes() == b"png"
+    drawn = []
+    monkeypatch.setitem(adapters.ADAPTERS, "filter-vae", "test_run:FilterVAE")
+    monkeypatch.setattr(figures, "filter_grid", lambda filters, path, *, title:
+                        drawn.append((filters, path, title)), raising=False)
+    path = tmp_path / "unit.toml"
+    path.write_text(tiny_suite("unit", '[[entry]]\nadapter = "filter-vae"\n'
+                                       'config = { epochs = 1, hidden = 16, latent = 4 }\n'))
+    suite = load_suite(path)
+    (record,) = run_suite(suite, select_cells(suite), results_dir=tmp_path / "results")
+    assert record["status"] == "ok", record["error"]
+    ((filters, where, title),) = drawn
+    assert torch.equal(filters, FilterVAE().learned_filters())
+    assert where == tmp_path / "results/unit/figures/filters/filter-vae__mnist__seed0.png"
+    assert "filter-vae" in title
+    assert "filters" not in record["artifacts"]  # as before: the sample grid only
+
+
+def test_outputs_carry_the_learned_filters_and_none_without_them(tmp_path, monkeypatch):
+    from benchmarks.execute import produce
+
+    monkeypatch.setitem(adapters.ADAPTERS, "filter-vae", "test_run:FilterVAE")
+    config = {"epochs": 1, "hidden": 16, "latent": 4}
+    kw = {"train": blobs(32, 0), "recon_ref": None, "n_eval": 4, "seed": 0, "progress": False}
+    out = produce("filter-vae", config, model_path=tmp_path / "f.pt", **kw)
+    assert out.filters is not None and out.filters.shape == (4, 5, 5)
+    assert produce("ann-vae", config, model_path=tmp_path / "a.pt", **kw).filters is None
+
+
+class MisnamedVAE(AnnVAE):
+    """A VAE whose registered name ends in another family's."""
+
+    name: ClassVar[str] = "misnamed-gan"
+
+
+def test_a_records_family_and_backend_come_from_the_adapter_class(tmp_path, monkeypatch):
+    from benchmarks.execute import failed_record
+    from benchmarks.plan import plan
+
+    monkeypatch.setitem(adapters.ADAPTERS, "misnamed-gan", "test_run:MisnamedVAE")
+    path = tmp_path / "odd.toml"
+    path.write_text(tiny_suite("odd", '[[entry]]\nadapter = "misnamed-gan"\n'))
+    suite = load_suite(path)
+    (p,) = plan(suite, select_cells(suite), tmp_path)
+    record = failed_record(suite, p, "RuntimeError", "boom")
+    assert record["adapter"]["family"] == "vae" and record["adapter"]["backend"] == "ann"
+    assert record["error"] == {"type": "RuntimeError", "message": "boom", "traceback": ""}
+    assert all(v is None for v in record["metrics"].values())
 
 
 def test_a_cell_starts_from_its_trained_twin_with_the_same_numbers(tmp_path, monkeypatch):
@@ -151,15 +190,14 @@ def test_a_cell_starts_from_its_trained_twin_with_the_same_numbers(tmp_path, mon
     path.write_text(TWIN_SUITE)
     suite = load_suite(path)
     results = tmp_path / "results"
-    ann, twin, other = run_suite(suite, select_cells(suite), results_dir=results,
-                                 context_factory=FakeContext)
+    ann, twin, other = run_suite(suite, select_cells(suite), results_dir=results)
     assert twin["fit"]["extra"]["twin_train_seconds"] == ann["fit"]["train_seconds"]
     assert twin["metrics"][K.TRAIN_SECONDS] >= ann["fit"]["train_seconds"]  # its cost, reused
     assert "twin_train_seconds" not in other["fit"]["extra"]  # another config: trained itself
     # trained from scratch (no ann-vae model on disk), the twin gives the same numbers
     (results / "twin" / "models" / "ann-vae__mnist__seed0.pt").unlink()
     alone = run_suite(suite, select_cells(suite, labels=["twin-vae"]), results_dir=results,
-                      context_factory=FakeContext, force=True)[0]
+                      force=True)[0]
     assert "twin_train_seconds" not in alone["fit"]["extra"]
     for key in (K.FID, K.KID, K.RECON_MSE, K.MACS):
         assert alone["metrics"][key] == twin["metrics"][key] == ann["metrics"][key]

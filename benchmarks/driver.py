@@ -1,0 +1,167 @@
+"""The run loop every executor shares: plan, submit, write records, retry, summarise.
+
+:func:`run_suite` plans the cells (:mod:`benchmarks.plan`), returns the recorded ones without
+running them (resume), hands the rest to an executor (:mod:`benchmarks.executors`) and, as each
+cell ends, writes its files and record atomically, so an interrupted run keeps every finished
+cell and resumes from there. A cell whose worker died is run again up to ``max_retries`` times,
+then recorded as failed with the reason; the other cells go on. SIGTERM and Ctrl-C stop the
+executor's workers on the way out. The progress bar (stderr) shows cells done, running, failed
+and retried; the summary line gives the wall time and the counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from adapters.io import atomic_write_bytes
+from benchmarks import records as rec
+from benchmarks.execute import failed_record
+from benchmarks.executors import Died, Executor, Finished, Job
+from benchmarks.plan import Cell, plan, validate_entries
+from benchmarks.suites import Suite
+
+log = logging.getLogger(__name__)
+
+_SHOWN_RUNNING = 3  # cell ids named in the progress bar; more are counted
+
+
+def write_files(results_dir: Path, files: dict[str, bytes]) -> None:
+    """Write the files a cell returned (``{path relative to results_dir: bytes}``) atomically.
+
+    Raises:
+        ValueError: a path points outside ``results_dir``.
+    """
+    root = Path(results_dir).resolve()
+    for rel, data in files.items():
+        target = (root / rel).resolve()
+        if root not in target.parents:
+            raise ValueError(f"a task returned the file {rel!r}, outside results_dir {root}")
+        atomic_write_bytes(target, data)
+
+
+def _exit_on_sigterm() -> tuple[bool, Any]:
+    """Turn SIGTERM into ``SystemExit`` while cells run, so the workers are stopped on the way
+    out; returns whether it did (not off the main thread, where Python cannot set a handler) and
+    the previous handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return False, None
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    return True, signal.signal(signal.SIGTERM, terminate)
+
+
+def run_suite(suite: Suite, cells: Sequence[Cell], executor: Executor | None = None, *,
+              results_dir: Path = rec.DEFAULT_RESULTS, force: bool = False,
+              max_retries: int = 1) -> list[rec.Record]:
+    """Run ``cells`` of ``suite`` on ``executor``; returns their records in the order of ``cells``.
+
+    Records land in ``<results_dir>/<suite>/records``, one per cell, whichever executor ran it.
+
+    Args:
+        executor: where the cells run; ``None`` is
+            :class:`~benchmarks.executors.sequential.Sequential` (one after another, here).
+        force: re-run cells even when their record exists with the same config hash.
+        max_retries: how many times a cell whose worker died is run again (>= 0).
+
+    Raises:
+        ValueError: ``max_retries`` is not an int >= 0; a bad entry config (before anything
+            runs); whatever the executor refuses when it opens.
+    """
+    if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
+        raise ValueError(f"max_retries must be an int >= 0, got {max_retries!r}")
+    if executor is None:
+        from benchmarks.executors.sequential import Sequential
+
+        executor = Sequential()
+    validate_entries(suite)
+    started = time.perf_counter()
+    planned = plan(suite, cells, results_dir, force)
+    records: list[rec.Record | None] = [p.recorded for p in planned]
+    for p in planned:
+        if p.recorded is not None:
+            log.info("skip %s: recorded with the same config", p.cell.cell_id)
+    todo = [Job(i, p) for i, p in enumerate(planned) if p.recorded is None]
+    counts: Counter[str] = Counter()
+    if todo:
+        _drive(suite, executor, todo, records, counts, Path(results_dir), max_retries)
+    else:
+        log.info("suite %s: all %d cells are recorded; nothing to run", suite.name, len(cells))
+    done = [r for r in records if r is not None]
+    log.info("suite %s: %d cells (%d run now, %d already recorded; %d ok, %d failed, "
+             "%d skipped, %d retried) in %.0f s wall time (executor %s, %d thread(s) per cell)",
+             suite.name, len(done), len(todo), len(cells) - len(todo), counts["ok"],
+             counts["failed"], counts["skipped"], counts["retried"],
+             time.perf_counter() - started, executor.label, suite.threads)
+    return done
+
+
+def _drive(suite: Suite, executor: Executor, todo: list[Job], records: list[rec.Record | None],
+           counts: Counter[str], results_dir: Path, max_retries: int) -> None:
+    """Submit ``todo`` to ``executor`` and write each record as its cell ends."""
+    n = len(records)
+    bar = tqdm(total=n, initial=n - len(todo), unit="cell", desc=f"suite {suite.name} "
+               f"({executor.label})", dynamic_ncols=True)
+    queue = list(reversed(todo))  # pop() from the end keeps the suite's order
+
+    def finish(job: Job, record: rec.Record, files: dict[str, bytes]) -> None:
+        write_files(results_dir, files)  # first: a record never points at a missing figure
+        if executor.jobs is not None:
+            record["env"]["jobs"] = executor.jobs  # cells beside it (its timings depend on it)
+        rec.write_record(results_dir, record)
+        records[job.index] = record
+        counts[record["status"]] += 1
+        log.info("%s: %s", job.cell_id, record["status"])
+        bar.update(1)
+
+    def died(job: Job, how: Died) -> None:
+        if job.attempt <= max_retries:
+            log.warning("%s: the %s running it died (%s), attempt %d of %d; running it again",
+                        job.cell_id, how.runner, how.reason, job.attempt, max_retries + 1)
+            counts["retried"] += 1
+            queue.append(job.again())
+            return
+        log.error("%s failed: the %s running it died on all %d attempt(s) (%s)",
+                  job.cell_id, how.runner, job.attempt, how.reason)
+        finish(job, failed_record(
+            suite, job.planned, how.kind,
+            f"the {how.runner} running this cell died on all {job.attempt} attempt(s) "
+            f"({how.reason})", how.traceback), {})
+
+    def show() -> None:
+        running = [j.cell_id for j in executor.running()]
+        names = ", ".join(running) if len(running) <= _SHOWN_RUNNING else f"{len(running)} cells"
+        bar.set_postfix({"running": names or "-", "failed": counts["failed"],
+                         "retried": counts["retried"]}, refresh=True)
+
+    on_main, previous_term = _exit_on_sigterm()
+    try:
+        executor.open(suite, results_dir, todo)
+        while queue or executor.running():
+            while queue and executor.has_room():
+                executor.submit(queue.pop())
+            show()
+            for job, outcome in executor.wait():
+                if isinstance(outcome, Finished):
+                    finish(job, outcome.record, outcome.files)
+                else:
+                    died(job, outcome)
+    except (KeyboardInterrupt, SystemExit):
+        log.error("interrupted; cells still running are not recorded: %s",
+                  ", ".join(j.cell_id for j in executor.running()) or "none")
+        raise
+    finally:
+        bar.close()
+        executor.close()
+        if on_main:
+            signal.signal(signal.SIGTERM, previous_term or signal.SIG_DFL)

@@ -1,0 +1,492 @@
+"""Executes one cell: train, save, sample, reconstruct, measure, and return its record.
+
+This is the only code that runs a cell, and the only thing the executors call: the sequential
+executor in its own process, a ``--jobs`` worker process, a Ray task, and (for its training and
+generating half, :func:`produce`) an isolated backend's process, :mod:`benchmarks.cell_worker`.
+A cell that raises becomes a ``failed`` record and one whose backend is not installed a
+``skipped`` record, so the run goes on. Nothing here plans a run or writes a record: the driver
+(:mod:`benchmarks.driver`) does, as each cell finishes.
+
+A process that runs cells first calls :func:`apply_threads` with the suite's thread count.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+import adapters
+from adapters.base import OpCounts
+from benchmarks import data as datamod
+from benchmarks import records as rec
+from benchmarks.plan import Cell, Planned, plan_cell
+from benchmarks.suites import Suite
+from benchmarks.workers import REPO_ROOT, run_module
+
+log = logging.getLogger(__name__)
+
+_SAMPLE_GRID = 100  # samples shown per cell in its grid figure
+_BASELINE_OF_FAMILY = {"vae": "ann-vae", "gan": "ann-gan", "autoencoder": "ann-vae"}
+
+#: ``(dataset, suite) -> context`` with the attributes of :class:`DatasetContext`.
+ContextFactory = Callable[[str, Suite], Any]
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """The environment variables that fix a process's OpenMP/MKL threads at ``threads``."""
+    return {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+
+
+def apply_threads(threads: int) -> None:
+    """Run this process's cells, and the processes it starts, on ``threads`` threads.
+
+    Sets torch's intra-op threads and the OpenMP/MKL variables (read by an isolated backend's
+    process at its start). Called once by each process that runs cells; the record's
+    ``env.threads`` reads the result back.
+    """
+    torch.set_num_threads(threads)
+    os.environ.update(thread_env(threads))
+
+
+class DatasetContext:
+    """Data, feature network and scale anchors of one data set, prepared once per run."""
+
+    def __init__(self, name: str, suite: Suite) -> None:
+        from benchmarks.metrics.features import get_feature_net
+        from benchmarks.metrics.fidelity import anchors
+
+        self.name = name
+        train, test = datamod.load(name, "train"), datamod.load(name, "test")
+        self.checksum = datamod.checksum(name)
+        n_train = suite.n_train or len(train.images)
+        self.train = train.images[:n_train]
+        self.test = test.images
+        self.eval_ref = test.images[: suite.n_eval]
+        self.recon_ref = test.images[: suite.n_recon]
+        self.feature_net, self.feature_info = get_feature_net(name, train=train, test=test)
+        self.anchors = anchors(train.images, test.images, feature_net=self.feature_net,
+                               info=self.feature_info, n=min(suite.n_eval, len(test.images)), seed=0)
+
+
+# -- train and generate (also in an isolated backend's process: no benchmarks.metrics) ----------
+
+@dataclass
+class CellOutputs:
+    """What training and generating one cell produced, before any metric is computed.
+
+    Everything here is tensors and plain values, so a worker process can hand it over in a file
+    that loads with ``torch.load(..., weights_only=True)``.
+
+    Attributes:
+        filters: what a local learning rule learned, to be drawn for the reader
+            (:meth:`~adapters.base.GenerativeAdapter.learned_filters`): float (K, h, w) in
+            [-1, 1], or ``None``.
+    """
+
+    fit: dict[str, Any]
+    train_seconds: float
+    sample_seconds: float
+    peak_mb: float | None
+    samples: Tensor
+    counts: dict[str, Any]
+    recon: Tensor | None = None
+    recon_counts: dict[str, Any] | None = None
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    filters: Tensor | None = None
+
+
+def _tqdm_progress(desc: str, enabled: bool) -> tuple[Any, Any]:
+    bar = tqdm(desc=desc, unit="step", leave=False, dynamic_ncols=True, disable=not enabled)
+
+    def progress(done: int, total: int, postfix: dict[str, float]) -> None:
+        if bar.total != total:
+            bar.total = total
+        bar.n = done
+        if done == total or done % 10 == 0:
+            bar.set_postfix({k: f"{v:.4g}" for k, v in postfix.items()}, refresh=False)
+            bar.refresh()
+
+    return bar, progress
+
+
+def produce(adapter: str, config: dict[str, Any], *, train: Tensor, recon_ref: Tensor | None,
+            n_eval: int, seed: int, model_path: Path, desc: str = "fit",
+            twins: Sequence[dict[str, Any]] = (), progress: bool = True) -> CellOutputs:
+    """Train one adapter, save it, sample ``n_eval`` images and reconstruct ``recon_ref``.
+
+    Imports nothing of ``benchmarks.metrics`` (so it also runs in an isolated backend's
+    environment, which lacks torch-fidelity).
+
+    Args:
+        twins: trained models of this run on the same data and seed (see :func:`trained_twins`);
+            if one is the adapter's :meth:`~adapters.base.GenerativeAdapter.trained_twin`, the
+            adapter starts from it instead of training it again. Its recorded training time is
+            added to this cell's, so the reported cost does not depend on the reuse.
+        progress: show the training progress bar (off where several cells share a terminal).
+
+    Raises:
+        ValueError: the adapter's samples are not (n_eval, 1, 28, 28) float32 in [0, 1].
+    """
+    model = adapters.create(adapter, config)
+    twin = _matching_twin(model, twins)
+    if twin is not None:
+        model.start_from(Path(twin["model_path"]), twin["fit"], twin["cell_id"])
+    bar, on_step = _tqdm_progress(desc, progress)
+    t0 = time.perf_counter()
+    try:
+        report = model.fit(train, seed=seed, progress=on_step)
+    finally:
+        bar.close()
+    train_seconds = time.perf_counter() - t0 + float(report.extra.get("twin_train_seconds", 0.0))
+    model.save(model_path)
+    # Until every adapter has learned_filters() (GenerativeAdapter's default: None).
+    filters = getattr(model, "learned_filters", lambda: None)()
+    t1 = time.perf_counter()
+    samples = model.sample(n_eval, seed=seed)
+    sample_seconds = time.perf_counter() - t1
+    counts = model.op_counts()
+    if tuple(samples.shape) != (n_eval, 1, 28, 28) or samples.dtype != torch.float32:
+        raise ValueError(f"{adapter}.sample returned {tuple(samples.shape)} {samples.dtype}; "
+                         f"expected ({n_eval}, 1, 28, 28) float32")
+    if float(samples.min()) < 0 or float(samples.max()) > 1:
+        raise ValueError(f"{adapter}.sample returned values outside [0, 1]")
+    extra = {f"sample_{k}": v for k, v in model.extra_outputs().items()}
+    out = CellOutputs(fit=report.to_dict(), train_seconds=train_seconds,
+                      sample_seconds=sample_seconds, peak_mb=None, samples=samples,
+                      counts=counts.to_dict(), extra=extra, filters=filters)
+    if "reconstruct" in model.capabilities and recon_ref is not None and len(recon_ref):
+        out.recon = model.reconstruct(recon_ref)
+        out.recon_counts = model.op_counts().to_dict()
+        out.extra.update({f"recon_{k}": v for k, v in model.extra_outputs().items()})
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON would give it back (tuples become lists), for comparing configs."""
+    return json.loads(json.dumps(value))
+
+
+def _matching_twin(model: Any, twins: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    wanted = model.trained_twin()
+    if wanted is None:
+        return None
+    name, config = wanted
+    return next((t for t in twins if t["adapter"] == name
+                 and _plain(t["config"]) == _plain(config)), None)
+
+
+def trained_twins(suite: Suite, cell: Cell, results_dir: Path) -> list[dict[str, Any]]:
+    """The models this suite already trained on ``cell``'s data set and seed: one entry per ok
+    record of another entry whose saved model exists, with its adapter, full config, model path,
+    ``fit`` and cell id. A conversion cell starts from its ANN among them (same config: the same
+    weights bit for bit), so the suite does not train that ANN twice."""
+    out = []
+    for entry in suite.entries:
+        if entry.label == cell.entry.label:
+            continue
+        other = plan_cell(suite, Cell(entry, cell.dataset, cell.seed), results_dir)
+        model = rec.model_path(results_dir, suite.name, other.cell.cell_id)
+        record = other.recorded
+        if model.is_file() and record is not None and record["status"] == "ok" \
+                and record.get("fit"):
+            out.append({"adapter": record["adapter"]["name"],
+                        "config": record["adapter"]["config"], "model_path": str(model.resolve()),
+                        "fit": {k: record["fit"][k] for k in
+                                ("epochs", "steps", "train_seconds", "history")},
+                        "cell_id": other.cell.cell_id})
+    return out
+
+
+def isolated_python(backend: str) -> Path | None:
+    """The Python of an isolated backend's own environment, if one exists.
+
+    Looked up in order: ``$SPIKEGENBENCH_<BACKEND>_PYTHON``, ``.tox/<env>/bin/python``,
+    ``.venv-<env>/bin/python`` (relative to the repository).
+    """
+    env = adapters.ISOLATED_BACKENDS.get(backend)
+    if env is None:
+        return None
+    override = os.environ.get(f"SPIKEGENBENCH_{backend.upper()}_PYTHON")
+    candidates = [Path(override)] if override else []
+    candidates += [REPO_ROOT / ".tox" / env / "bin" / "python",
+                   REPO_ROOT / f".venv-{env}" / "bin" / "python"]
+    return next((c for c in candidates if c.is_file()), None)
+
+
+# -- measure and record (main environment) ------------------------------------------------------
+
+def _baseline_energy(suite: Suite, family: str, energy_model: Any) -> float | None:
+    """Energy per sample of the suite's ANN baseline of ``family``, measured on a real forward run.
+
+    Dense MAC counts do not depend on the weights, so an untrained baseline of the suite's config
+    gives the same counts as the trained one.
+    """
+    from benchmarks.metrics.energy import energy_nj
+
+    name = _BASELINE_OF_FAMILY.get(family)
+    entry = next((e for e in suite.entries if e.adapter == name), None)
+    config = entry.config if entry else {}
+    baseline = adapters.create(name, config) if name else None
+    if baseline is None:
+        return None
+    baseline.sample(8, seed=0)
+    return energy_nj(baseline.op_counts(), energy_model)
+
+
+def _metric_config(suite: Suite, ctx: Any, energy_model: Any) -> dict[str, Any]:
+    return {
+        "feature_extractor": ctx.feature_info.name,
+        "feature_net_test_accuracy": ctx.feature_info.test_accuracy,
+        "n_samples": suite.n_eval,
+        "n_recon": suite.n_recon,
+        "energy_model": f"{energy_model.name}@{energy_model.version}",
+        "energy_model_desc": (f"{energy_model.e_mac_pj} pJ/MAC, {energy_model.e_ac_pj} pJ/AC "
+                              f"({energy_model.reference})"),
+    }
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _draw_filters(filters: Tensor, path: Path, title: str) -> None:
+    from benchmarks import figures
+
+    draw = getattr(figures, "filter_grid", None)
+    if draw is None:  # benchmarks.figures.filter_grid is not there yet
+        log.warning("cannot draw %s: benchmarks.figures has no filter_grid", path)
+        return
+    draw(filters, path, title=title)
+
+
+def measure(suite: Suite, p: Planned, ctx: Any, out: CellOutputs, results_dir: Path,
+            started: str) -> rec.Record:
+    """Every metric of one cell from its outputs, and its figures; returns its record (ok)."""
+    from benchmarks.figures import sample_grid
+    from benchmarks.metrics import keys as K
+    from benchmarks.metrics.energy import energy_nj, get_energy_model
+    from benchmarks.metrics.features import classes_covered
+    from benchmarks.metrics.fidelity import image_quality, inception_fid
+    from benchmarks.metrics.reconstruction import reconstruction_errors
+
+    cell = p.cell
+    energy_model = get_energy_model(suite.energy_model)
+    metrics: dict[str, float | None] = {k: None for k in K.METRICS}
+    counts = OpCounts.from_dict(out.counts)
+    t_eval = time.perf_counter()
+    metrics.update(image_quality(out.samples, ctx.eval_ref, feature_net=ctx.feature_net,
+                                 info=ctx.feature_info))
+    metrics[K.FID_INCEPTION] = inception_fid(out.samples, ctx.eval_ref, weights_path=None)
+    metrics[K.CLASSES_COVERED] = float(classes_covered(out.samples, ctx.feature_net))
+    bound = out.extra.get("sample_ann_samples")
+    if isinstance(bound, Tensor) and bound.shape == out.samples.shape:
+        # The conversion's upper bound: its own ANN on the same noise.
+        metrics[K.FID_ANN_BOUND] = image_quality(bound, ctx.eval_ref, feature_net=ctx.feature_net,
+                                                 info=ctx.feature_info)[K.FID]
+    if out.recon is not None and out.recon_counts is not None:
+        metrics.update(reconstruction_errors(out.recon, ctx.recon_ref))
+        metrics[K.RECON_SYNAPTIC_OPS] = out.recon_counts["synaptic_ops"]
+        metrics[K.RECON_MACS] = out.recon_counts["macs"]
+    eval_seconds = time.perf_counter() - t_eval
+    energy = energy_nj(counts, energy_model)
+    base = _baseline_energy(suite, adapters.get_adapter_class(cell.entry.adapter).family,
+                            energy_model)
+    metrics.update({
+        K.FID_DATA_FLOOR: ctx.anchors[K.FID_DATA_FLOOR],
+        K.FID_NOISE_CEILING: ctx.anchors[K.FID_NOISE_CEILING],
+        K.TIMESTEPS: float(counts.timesteps),
+        K.SPIKES: counts.spikes,
+        K.FIRING_RATE: counts.firing_rate,
+        K.SYNAPTIC_OPS: counts.synaptic_ops,
+        K.MACS: counts.macs,
+        K.NEURON_UPDATES: counts.neuron_updates,
+        K.ENERGY_NJ: energy,
+        K.ENERGY_RATIO: (energy / base) if base else None,
+        K.TRAIN_SECONDS: out.train_seconds,
+        K.SAMPLE_THROUGHPUT: suite.n_eval / out.sample_seconds if out.sample_seconds > 0 else None,
+        K.PEAK_MEMORY_MB: out.peak_mb,
+        K.FEATURE_NET_ACCURACY: ctx.feature_info.test_accuracy,
+    })
+    title = f"{cell.entry.label} · {cell.dataset} · seed {cell.seed}"
+    figures_rel = Path(suite.name) / "figures"
+    grid_rel = figures_rel / "samples" / f"{cell.cell_id}.png"
+    sample_grid(out.samples[:_SAMPLE_GRID], Path(results_dir) / grid_rel, title=title)
+    if out.filters is not None:
+        _draw_filters(out.filters, Path(results_dir) / figures_rel / "filters" /
+                      f"{cell.cell_id}.png", title=f"{title}: learned filters")
+    scalars = {k: float(v) for k, v in out.extra.items() if isinstance(v, int | float)}
+    fit = {**out.fit, "extra": {**(out.fit.get("extra") or {}), **scalars}}
+    return make_record(suite, p, status="ok", error=None, metrics=metrics,
+                       metric_config=_metric_config(suite, ctx, energy_model),
+                       op_counts=out.counts, fit=fit,
+                       timing={"train_seconds": out.train_seconds, "eval_seconds": eval_seconds,
+                               "sample_seconds": out.sample_seconds, "started": started,
+                               "finished": _now()},
+                       artifacts={"samples": str(Path("results") / grid_rel)},
+                       dataset_checksum=ctx.checksum)
+
+
+def make_record(suite: Suite, p: Planned, *, status: rec.Status, error: rec.ErrorInfo | None,
+                metrics: dict[str, float | None] | None = None,
+                metric_config: dict[str, Any] | None = None,
+                op_counts: dict[str, Any] | None = None, fit: dict[str, Any] | None = None,
+                timing: dict[str, Any] | None = None, artifacts: dict[str, str] | None = None,
+                dataset_checksum: str | None = None) -> rec.Record:
+    """The record of planned cell ``p``. Its backend and family are the adapter class's (every
+    adapter class imports without its backend's library)."""
+    cell = p.cell
+    cls = adapters.get_adapter_class(cell.entry.adapter)
+    return {
+        "schema_version": rec.SCHEMA_VERSION,
+        "suite": suite.name,
+        "cell_id": cell.cell_id,
+        "config_hash": p.chash,
+        "adapter": {"label": cell.entry.label, "name": cell.entry.adapter,
+                    "backend": cls.backend, "family": cls.family, "config": p.config},
+        "dataset": {"name": cell.dataset, "n_train": suite.n_train or None, "n_eval": suite.n_eval,
+                    "n_recon": suite.n_recon, "checksum": dataset_checksum},
+        "seed": cell.seed,
+        "status": status,
+        "error": error,
+        "metrics": metrics or {},
+        "metric_config": metric_config or {},
+        "op_counts": op_counts,
+        "fit": fit,
+        "timing": timing or {},
+        "env": rec.environment(torch.get_num_threads()),
+        "artifacts": artifacts or {},
+    }
+
+
+def failed_record(suite: Suite, p: Planned, kind: str, message: str,
+                  tb: str = "") -> rec.Record:
+    """The record of a cell that did not finish: its error, and no number."""
+    return make_record(suite, p, status="failed",
+                       error={"type": kind, "message": message, "traceback": tb})
+
+
+def _skipped_record(suite: Suite, p: Planned, missing: Sequence[str]) -> rec.Record:
+    adapter = p.cell.entry.adapter
+    backend = adapters.backend_of(adapter)
+    env = adapters.ISOLATED_BACKENDS.get(backend)
+    how = (f"create its environment with: tox -e {env} (or set "
+           f"SPIKEGENBENCH_{backend.upper()}_PYTHON)") if env else \
+        adapters.INSTALL_HINTS.get(missing[0], f"pip install {missing[0]}")
+    return make_record(suite, p, status="skipped",
+                       error={"type": "ImportError", "traceback": "",
+                              "message": f"{adapter} needs {list(missing)}, not installed here; "
+                                         f"{how}"})
+
+
+# -- one cell, wherever its backend lives --------------------------------------------------------
+
+class CellRunner:
+    """Runs planned cells of one suite in this process (and an isolated backend's, where the
+    cell's backend lives there), keeping each data set's context for the later cells.
+
+    Args:
+        suite: the suite the cells belong to.
+        results_dir: where the cells' models and figures go (records are the driver's to write).
+        context_factory: ``(dataset, suite) -> context``; tests pass one holding tiny synthetic
+            data. Called once per data set, unless ``contexts`` already holds it.
+        contexts: data-set contexts prepared elsewhere (a Ray task gets its from the driver).
+        progress: show each cell's training progress bar.
+        twins_from: the results folder whose trained models a cell may start from (see
+            :func:`trained_twins`), when it writes its own files elsewhere (a Ray task's scratch
+            folder); ``results_dir`` when ``None``.
+    """
+
+    def __init__(self, suite: Suite, results_dir: Path, *,
+                 context_factory: ContextFactory | None = None,
+                 contexts: dict[str, Any] | None = None, progress: bool = True,
+                 twins_from: Path | None = None) -> None:
+        self.suite = suite
+        self.results_dir = Path(results_dir)
+        self.context_factory = context_factory or DatasetContext
+        self.contexts = dict(contexts or {})
+        self.progress = progress
+        self.twins_from = Path(twins_from) if twins_from is not None else self.results_dir
+
+    def __call__(self, p: Planned) -> rec.Record:
+        """Run ``p``'s cell; returns its record: ok, failed (any error, named in the record)
+        or skipped (its backend's libraries are missing and it has no environment of its own)."""
+        adapter = p.cell.entry.adapter
+        missing = adapters.missing_libraries(adapter)
+        python = isolated_python(adapters.backend_of(adapter)) if missing else None
+        if missing and python is None:
+            return _skipped_record(self.suite, p, missing)
+        try:
+            return self._run(p, python)
+        except Exception as err:  # a failing cell is recorded, and the others go on
+            log.error("%s failed: %s: %s", p.cell.cell_id, type(err).__name__, err)
+            return failed_record(self.suite, p, type(err).__name__, str(err),
+                                 traceback.format_exc(limit=20))
+
+    def _run(self, p: Planned, python: Path | None) -> rec.Record:
+        cell = p.cell
+        if cell.dataset not in self.contexts:
+            self.contexts[cell.dataset] = self.context_factory(cell.dataset, self.suite)
+        ctx = self.contexts[cell.dataset]
+        twins = trained_twins(self.suite, cell, self.twins_from)
+        started = _now()
+        if python is not None:
+            out = self._produce_isolated(python, cell, twins)
+        else:
+            out = self._produce_here(cell, ctx, twins)
+        return measure(self.suite, p, ctx, out, self.results_dir, started)
+
+    def _model_path(self, cell: Cell) -> Path:
+        return rec.model_path(self.results_dir, self.suite.name, cell.cell_id)
+
+    def _produce_here(self, cell: Cell, ctx: Any, twins: Sequence[dict[str, Any]]) -> CellOutputs:
+        from benchmarks.metrics.cost import PeakMemory
+
+        suite = self.suite
+        with PeakMemory() as mem:
+            out = produce(cell.entry.adapter, cell.entry.config, train=ctx.train,
+                          recon_ref=ctx.recon_ref if suite.n_recon else None, n_eval=suite.n_eval,
+                          seed=cell.seed, model_path=self._model_path(cell),
+                          desc=f"fit {cell.cell_id}", twins=twins, progress=self.progress)
+        out.peak_mb = mem.peak_mb
+        return out
+
+    def _produce_isolated(self, python: Path, cell: Cell,
+                          twins: Sequence[dict[str, Any]]) -> CellOutputs:
+        """Run :func:`produce` for ``cell`` under ``python`` (:mod:`benchmarks.cell_worker`)
+        and read its outputs back."""
+        import subprocess
+        import tempfile
+
+        from adapters.io import load_weights
+
+        suite = self.suite
+        with tempfile.TemporaryDirectory(prefix="sgb-cell-") as tmp:
+            request = Path(tmp) / "request.json"
+            out_file = Path(tmp) / "out.pt"
+            request.write_text(json.dumps({
+                "adapter": cell.entry.adapter, "config": cell.entry.config,
+                "cell_id": cell.cell_id, "dataset": cell.dataset, "seed": cell.seed,
+                "n_train": suite.n_train, "n_eval": suite.n_eval, "n_recon": suite.n_recon,
+                "threads": suite.threads, "progress": self.progress,
+                "model_path": str(self._model_path(cell).resolve()), "twins": list(twins),
+            }))
+            proc = run_module(python, "benchmarks.cell_worker", [request, out_file],
+                              stdout=subprocess.PIPE, text=True)
+            if proc.returncode != 0 or not out_file.is_file():
+                raise RuntimeError(f"{cell.cell_id}: the {python} worker exited with code "
+                                   f"{proc.returncode} (its log is above on stderr)")
+            blob = load_weights(out_file)
+        return CellOutputs(**blob)
