@@ -13,14 +13,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from adapters.base import GenerativeAdapter
 
-#: name -> "module:Class". The only registration point.
+#: name -> "module:Class". The only registration point. A backend's modules are named
+#: ``<backend>.py`` or ``<backend>_<part>.py`` (see :func:`backend_of`).
 ADAPTERS: dict[str, str] = {
     "ann-vae": "adapters.ann:AnnVAE",
     "ann-vae-gaussian": "adapters.ann:AnnGaussianVAE",
     "ann-vae-learned-prior": "adapters.ann:AnnVAELearnedPrior",
     "ann-gan": "adapters.ann:AnnGAN",
-    "surrogate-vae": "adapters.surrogate:SurrogateVAE",
-    "surrogate-gan": "adapters.surrogate:SurrogateGAN",
+    "surrogate-vae": "adapters.surrogate_vae:SurrogateVAE",
+    "surrogate-gan": "adapters.surrogate_gan:SurrogateGAN",
     "conversion-vae": "adapters.conversion:ConversionVAE",
     "conversion-gan": "adapters.conversion:ConversionGAN",
     "stdp-ae": "adapters.stdp:StdpAE",
@@ -49,10 +50,11 @@ ISOLATED_BACKENDS: dict[str, str] = {"conversion": "conversion"}
 
 
 def backend_of(name: str) -> str:
-    """The backend module of a registered adapter name (without importing it)."""
+    """The backend of a registered adapter name, without importing it: the name of its module up
+    to the first ``_`` (``adapters.surrogate_vae`` -> ``"surrogate"``)."""
     if name not in ADAPTERS:
         raise _unknown(name)
-    return ADAPTERS[name].split(":")[0].rsplit(".", 1)[-1]
+    return ADAPTERS[name].split(":")[0].rsplit(".", 1)[-1].split("_")[0]
 
 
 def missing_libraries(name: str) -> list[str]:

@@ -12,16 +12,22 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from adapters.base import FitReport, OpCounts, ProgressFn
+from adapters.base import AdapterConfig, FitReport, OpCounts, ProgressFn, config_field
 from adapters.coding import bernoulli_noise, make_generator, split_seed
 from adapters.opcount import OpCounter
-from adapters.torch_adapter import TorchModuleAdapter, check_images, check_n, shuffled_batches
+from adapters.torch_adapter import (
+    EpochHistory,
+    TorchModuleAdapter,
+    check_images,
+    check_n,
+    shuffled_batches,
+)
 
 PIXELS = 28 * 28
 _CHUNK = 1000  # inference batch: bounds memory for 10,000 samples
@@ -53,13 +59,6 @@ def build_mlp(sizes: list[int], *, out_activation: str | None = None,
     return nn.Sequential(*layers)
 
 
-def _check_positive(config: Any, *names: str) -> None:
-    for name in names:
-        value = getattr(config, name)
-        if not value > 0:
-            raise ValueError(f"{type(config).__qualname__}.{name} must be > 0, got {value!r}")
-
-
 def _dense_counts(counter: OpCounter, n: int) -> OpCounts:
     return counter.counts(n_samples=n, timesteps=1)
 
@@ -84,26 +83,31 @@ class AnnVAE(_AnnBase):
     capabilities: ClassVar[frozenset[str]] = frozenset({"sample", "reconstruct"})
 
     @dataclass(frozen=True)
-    class Config:
-        hidden: int = 256
-        latent: int = 32
-        epochs: int = 10
-        batch_size: int = 128
-        lr: float = 1e-3
-        prior_p: float = 0.5
-        kl_weight: float = 1.0
-        estimator: str = "straight-through"
-        tau: float = 0.5
+    class Config(AdapterConfig):
+        """Attributes:
+            hidden: width of both hidden layers. 256: the spiking models' widths.
+            latent: Bernoulli latent units. 32: the spiking VAE's latent width.
+            epochs: passes over the training set. 10: the suites set their own budgets.
+            batch_size: images per Adam step. 128: a common MNIST batch (not tuned).
+            lr: Adam learning rate. 1e-3: Adam's default.
+            prior_p: prior firing probability per unit, in ``(0, 1)``. 0.5: the most uncertain
+                Bernoulli.
+            kl_weight: weight ``>= 0`` of the KL term. 1: the ELBO.
+            estimator: ``"straight-through"`` or ``"relaxed"`` (binary concrete at ``tau``).
+                Straight-through: its forward samples are exactly binary, as spikes are.
+            tau: temperature ``> 0`` of the relaxed estimator. 0.5: a common choice (not
+                tuned).
+        """
 
-        def __post_init__(self) -> None:
-            _check_positive(self, "hidden", "latent", "epochs", "batch_size", "lr", "tau")
-            if not 0.0 < self.prior_p < 1.0:
-                raise ValueError(f"prior_p must lie in (0, 1), got {self.prior_p}")
-            if self.kl_weight < 0:
-                raise ValueError(f"kl_weight must be >= 0, got {self.kl_weight}")
-            if self.estimator not in ("straight-through", "relaxed"):
-                raise ValueError(f"unknown estimator {self.estimator!r}; "
-                                 "allowed: 'straight-through', 'relaxed'")
+        hidden: int = config_field(256, ge=1)
+        latent: int = config_field(32, ge=1)
+        epochs: int = config_field(10, ge=1)
+        batch_size: int = config_field(128, ge=1)
+        lr: float = config_field(1e-3, gt=0.0)
+        prior_p: float = config_field(0.5, gt=0.0, lt=1.0)
+        kl_weight: float = config_field(1.0, ge=0.0)
+        estimator: Literal["straight-through", "relaxed"] = "straight-through"
+        tau: float = config_field(0.5, gt=0.0)
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
@@ -140,12 +144,11 @@ class AnnVAE(_AnnBase):
         noise_gen = make_generator(split_seed(seed, "noise-train"))
         opt = torch.optim.Adam(self._parameters(), lr=c.lr)
         x_all = train.reshape(len(train), -1)
-        total = c.epochs * math.ceil(len(train) / c.batch_size)
-        history: dict[str, list[float]] = {"loss": [], "bce": [], "kl": []}
-        step, t0 = 0, time.perf_counter()
+        log = EpochHistory(("loss", "bce", "kl"), progress=progress, shown=("loss",),
+                           total=c.epochs * math.ceil(len(train) / c.batch_size))
+        t0 = time.perf_counter()
         self._set_eval(False)
         for _epoch in range(c.epochs):
-            sums = torch.zeros(3, dtype=torch.float64)
             for idx in shuffled_batches(len(train), c.batch_size, order_gen):
                 x = x_all[idx]
                 logits = self.encoder(x)
@@ -157,15 +160,11 @@ class AnnVAE(_AnnBase):
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                step += 1
-                sums += torch.tensor([loss.item(), bce.item(), kl.item()], dtype=torch.float64) * len(idx)
-                if progress is not None:
-                    progress(step, total, {"loss": loss.item()})
-            for key, value in zip(("loss", "bce", "kl"), (sums / len(train)).tolist(), strict=True):
-                history[key].append(value)
+                log.add(len(idx), loss.item(), bce.item(), kl.item())
+            log.end_epoch(len(train))
         self._set_eval(True)
-        return FitReport(epochs=c.epochs, steps=step, train_seconds=time.perf_counter() - t0,
-                         history=history)
+        return FitReport(epochs=c.epochs, steps=log.steps, train_seconds=time.perf_counter() - t0,
+                         history=log.history)
 
     @torch.no_grad()
     def _decode_counted(self, z: Tensor) -> Tensor:
@@ -303,11 +302,10 @@ class AnnVAELearnedPrior(AnnVAE):
 
     @dataclass(frozen=True)
     class Config(AnnVAE.Config):
-        prior_hidden: int = 256
+        """:class:`AnnVAE.Config`'s fields, plus ``prior_hidden``: the MADE prior's hidden
+        units (256: the width of the other hidden layers, not tuned)."""
 
-        def __post_init__(self) -> None:
-            super().__post_init__()
-            _check_positive(self, "prior_hidden")
+        prior_hidden: int = config_field(256, ge=1)
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
@@ -349,22 +347,27 @@ class AnnGAN(_AnnBase):
     capabilities: ClassVar[frozenset[str]] = frozenset({"sample"})
 
     @dataclass(frozen=True)
-    class Config:
-        hidden: int = 256
-        noise_dim: int = 32
-        epochs: int = 20
-        batch_size: int = 128
-        lr: float = 2e-4
-        noise_p: float = 0.5
-        smooth: float = 0.9
-        spectral_norm: bool = True
+    class Config(AdapterConfig):
+        """Attributes:
+            hidden: width of both hidden layers. 256: the spiking models' widths.
+            noise_dim: Bernoulli noise units. 32: the spiking GAN's noise width.
+            epochs: passes over the training set. 20: the suites set their own budgets.
+            batch_size: images per step. 128: a common MNIST batch (not tuned).
+            lr: Adam learning rate. 2e-4: DCGAN's rate, with β₁ = 0.5.
+            noise_p: noise firing probability, in ``(0, 1)``. 0.5: the most uncertain Bernoulli.
+            smooth: real-label target, in ``(0.5, 1]``. 0.9: one-sided label smoothing.
+            spectral_norm: spectral normalisation of the discriminator. On: without it the
+                generator collapsed (see the class doc).
+        """
 
-        def __post_init__(self) -> None:
-            _check_positive(self, "hidden", "noise_dim", "epochs", "batch_size", "lr")
-            if not 0.0 < self.noise_p < 1.0:
-                raise ValueError(f"noise_p must lie in (0, 1), got {self.noise_p}")
-            if not 0.5 < self.smooth <= 1.0:
-                raise ValueError(f"smooth must lie in (0.5, 1], got {self.smooth}")
+        hidden: int = config_field(256, ge=1)
+        noise_dim: int = config_field(32, ge=1)
+        epochs: int = config_field(20, ge=1)
+        batch_size: int = config_field(128, ge=1)
+        lr: float = config_field(2e-4, gt=0.0)
+        noise_p: float = config_field(0.5, gt=0.0, lt=1.0)
+        smooth: float = config_field(0.9, gt=0.5, le=1.0)
+        spectral_norm: bool = True
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
@@ -389,11 +392,10 @@ class AnnGAN(_AnnBase):
         opt_g = torch.optim.Adam(self.generator.parameters(), lr=c.lr, betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=c.lr, betas=(0.5, 0.999))
         x_all = train.reshape(len(train), -1)
-        total = c.epochs * math.ceil(len(train) / c.batch_size)
-        history: dict[str, list[float]] = {"loss_d": [], "loss_g": []}
-        step, t0 = 0, time.perf_counter()
+        log = EpochHistory(("loss_d", "loss_g"), progress=progress,
+                           total=c.epochs * math.ceil(len(train) / c.batch_size))
+        t0 = time.perf_counter()
         for _epoch in range(c.epochs):
-            sums = torch.zeros(2, dtype=torch.float64)
             for idx in shuffled_batches(len(train), c.batch_size, order_gen):
                 x = x_all[idx]
                 z = bernoulli_noise((len(idx), c.noise_dim), c.noise_p, generator=noise_gen)
@@ -409,14 +411,10 @@ class AnnGAN(_AnnBase):
                 opt_g.zero_grad(set_to_none=True)
                 loss_g.backward()
                 opt_g.step()
-                step += 1
-                sums += torch.tensor([loss_d.item(), loss_g.item()], dtype=torch.float64) * len(idx)
-                if progress is not None:
-                    progress(step, total, {"loss_d": loss_d.item(), "loss_g": loss_g.item()})
-            for key, value in zip(("loss_d", "loss_g"), (sums / len(train)).tolist(), strict=True):
-                history[key].append(value)
-        return FitReport(epochs=c.epochs, steps=step, train_seconds=time.perf_counter() - t0,
-                         history=history)
+                log.add(len(idx), loss_d.item(), loss_g.item())
+            log.end_epoch(len(train))
+        return FitReport(epochs=c.epochs, steps=log.steps, train_seconds=time.perf_counter() - t0,
+                         history=log.history)
 
     @torch.no_grad()
     def sample(self, n: int, *, seed: int) -> Tensor:

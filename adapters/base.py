@@ -9,11 +9,16 @@ CPU. Spike tensors inside adapters are time-first ``(T, N, ...)``.
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import functools
+import operator
+import types
+import typing
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from torch import Tensor
 
@@ -92,31 +97,161 @@ class FitReport:
         return dataclasses.asdict(self)
 
 
+# -- configs ------------------------------------------------------------------------------------
+def config_field(default: Any, *, ge: float | None = None, gt: float | None = None,
+                 le: float | None = None, lt: float | None = None, nonempty: bool = False) -> Any:
+    """A config field's default with its allowed range, checked by :class:`AdapterConfig`.
+
+    The bounds apply to the value, or to every element of a tuple field; ``nonempty`` refuses an
+    empty tuple. Example: ``timesteps: int = config_field(8, ge=1)``.
+    """
+    bounds = {k: v for k, v in (("ge", ge), ("gt", gt), ("le", le), ("lt", lt)) if v is not None}
+    return field(default=default, metadata={"bounds": bounds, "nonempty": nonempty})
+
+
+def _is(value: Any, kind: Any) -> bool:
+    """``value`` is of the plain type ``kind``: a bool is no int, a float no int, an int a float."""
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+_NAMES = {bool: "a bool", int: "an int", float: "a number", str: "a string"}
+_PLURALS = {bool: "bools", int: "ints", float: "numbers", str: "strings"}
+_BOUND_TEXT = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+_COMPARE = {"ge": operator.ge, "gt": operator.gt, "le": operator.le, "lt": operator.lt}
+
+
+def _bounds_text(bounds: Mapping[str, float]) -> str:
+    low = next(((k, v) for k, v in bounds.items() if k in ("ge", "gt")), None)
+    high = next(((k, v) for k, v in bounds.items() if k in ("le", "lt")), None)
+    if low and high:
+        return (f" in {'[' if low[0] == 'ge' else '('}{low[1]}, "
+                f"{high[1]}{']' if high[0] == 'le' else ')'}")
+    return "".join(f" {_BOUND_TEXT[k]} {v}" for k, v in bounds.items())
+
+
+def _in_bounds(value: Any, bounds: Mapping[str, float]) -> bool:
+    return all(_COMPARE[k](value, v) for k, v in bounds.items())
+
+
+@dataclass(frozen=True)
+class _FieldRule:
+    """What one config field accepts: its annotation, read once, and its declared range."""
+
+    name: str
+    annotation: Any
+    bounds: Mapping[str, float]
+    nonempty: bool
+
+    def allowed(self) -> str:
+        """Words for what the field accepts, e.g. ``an int >= 1``, ``one of ['lif', 'if']``."""
+        kind, args = typing.get_origin(self.annotation), typing.get_args(self.annotation)
+        bounds = _bounds_text(self.bounds)
+        if kind is Literal:
+            return f"one of {list(args)}"
+        if kind in (types.UnionType, typing.Union):
+            return " or ".join(_NAMES.get(a, "None" if a is type(None) else str(a)) for a in args)
+        if kind is tuple:
+            if len(args) == 2 and args[1] is Ellipsis:
+                empty = "a non-empty" if self.nonempty else "a"
+                return f"{empty} tuple of {_PLURALS[args[0]]}{bounds}"
+            return f"a tuple of {len(args)} {_PLURALS[args[0]]}{bounds}"
+        return f"{_NAMES.get(self.annotation, str(self.annotation))}{bounds}"
+
+    def accepts(self, value: Any) -> bool:
+        kind, args = typing.get_origin(self.annotation), typing.get_args(self.annotation)
+        if kind is Literal:  # by type too: True is not 1, 2.0 is not 2
+            return any(type(value) is type(a) and value == a for a in args)
+        if kind in (types.UnionType, typing.Union):
+            return any(value is None if a is type(None) else _is(value, a) for a in args)
+        if kind is tuple:
+            if not isinstance(value, tuple):
+                return False
+            if len(args) == 2 and args[1] is Ellipsis:
+                kinds = [args[0]] * len(value)
+            elif len(args) == len(value):
+                kinds = list(args)
+            else:
+                return False
+            if self.nonempty and not value:
+                return False
+            return all(_is(v, k) and self._within(v) for v, k in zip(value, kinds, strict=True))
+        return _is(value, self.annotation) and self._within(value)
+
+    def _within(self, value: Any) -> bool:
+        return isinstance(value, (str, bool)) or _in_bounds(value, self.bounds)
+
+
+@functools.cache
+def _field_rules(config_cls: type) -> tuple[_FieldRule, ...]:
+    hints = typing.get_type_hints(config_cls)
+    return tuple(_FieldRule(f.name, hints[f.name], dict(f.metadata.get("bounds", {})),
+                            bool(f.metadata.get("nonempty", False)))
+                 for f in dataclasses.fields(config_cls))
+
+
+@dataclass(frozen=True)
+class AdapterConfig:
+    """Base of every adapter's ``Config``: a frozen dataclass checked field by field on creation.
+
+    Every field is checked against its annotation: ``int`` takes an int only (not a bool, not
+    ``2.0``), ``float`` an int or a float (kept as given), ``bool`` a bool, ``str`` a string,
+    ``Literal[...]`` one of its values, ``tuple[T, ...]`` / ``tuple[T, T]`` a tuple of those; a
+    range declared with :func:`config_field` applies too. A refused value raises ``ValueError``
+    naming the field, the value and what is allowed. Checks that involve more than one field go
+    in :meth:`check`, which runs after the field checks.
+    """
+
+    def __post_init__(self) -> None:
+        owner = type(self).__qualname__
+        for rule in _field_rules(type(self)):
+            value = getattr(self, rule.name)
+            if not rule.accepts(value):
+                raise ValueError(f"{owner}.{rule.name} must be {rule.allowed()}, got {value!r}"
+                                 + (" (a bool)" if isinstance(value, bool) else ""))
+        self.check()
+
+    def check(self) -> None:
+        """Cross-field and other per-adapter checks (raise ``ValueError``); none by default."""
+
+    def bad(self, name: str, allowed: str) -> ValueError:
+        """The error for field ``name``'s value, saying what is ``allowed``."""
+        return ValueError(f"{type(self).__qualname__}.{name} must be {allowed}, "
+                          f"got {getattr(self, name)!r}")
+
+
 def config_from_dict(config_cls: type, data: Mapping[str, Any] | None) -> Any:
-    """Build a frozen config dataclass from a mapping, rejecting unknown keys.
+    """Build a config dataclass from a mapping (a suite entry, a record), refusing unknown keys.
+
+    Lists become tuples (TOML and JSON have no tuples; configs stay hashable); every value is
+    then checked by the config class (see :class:`AdapterConfig`).
 
     Raises:
-        ValueError: a key is not a field of ``config_cls`` (the message lists the allowed keys).
+        ValueError: a key is not a field of ``config_cls`` (the message suggests the closest
+            field and lists the allowed keys), or a value is not allowed.
     """
     data = dict(data or {})
-    allowed = {f.name for f in dataclasses.fields(config_cls)}
-    unknown = sorted(set(data) - allowed)
+    allowed = [f.name for f in dataclasses.fields(config_cls)]
+    unknown = sorted(set(data) - set(allowed), key=str)
     if unknown:
-        raise ValueError(
-            f"unknown config key(s) {unknown} for {config_cls.__name__}; "
-            f"allowed: {sorted(allowed)}"
-        )
-    for f in dataclasses.fields(config_cls):
-        # TOML gives lists where the dataclass wants tuples; keep configs hashable.
-        if f.name in data and isinstance(data[f.name], list):
-            data[f.name] = tuple(data[f.name])
-    return config_cls(**data)
+        hints = [f"{close[0]!r} for {key!r}" for key in unknown
+                 if (close := difflib.get_close_matches(str(key), allowed, n=1))]
+        hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
+        raise ValueError(f"unknown config key(s) {unknown} for {config_cls.__qualname__}{hint}; "
+                         f"allowed: {sorted(allowed)}")
+    return config_cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
 class GenerativeAdapter(ABC):
     """One generative model built one way (a backend), trained and queried through one interface.
 
-    Subclasses set the class variables, a frozen dataclass ``Config`` and implement the methods.
+    Subclasses set the class variables, a ``Config`` (a frozen dataclass deriving from
+    :class:`AdapterConfig`) and implement the methods.
     ``op_counts()`` reports what the last ``sample()`` or ``reconstruct()`` call really did.
     """
 
@@ -162,6 +297,15 @@ class GenerativeAdapter(ABC):
     @abstractmethod
     def load(self, path: str | Path) -> None:
         """Restore a model written by ``save`` (weights only, no pickled code)."""
+
+    def learned_filters(self) -> Tensor | None:
+        """The first layer's learned receptive fields, for a figure; ``None`` if there are none.
+
+        Returns:
+            float32 ``(K, h, w)`` in ``[-1, 1]``, one ``h x w`` filter per feature map, or
+            ``None`` (the default: adapters whose first layer is not a bank of image filters).
+        """
+        return None
 
     def extra_outputs(self) -> dict[str, Any]:
         """Backend-specific extras for the record (e.g. the ANN upper bound's samples)."""

@@ -6,10 +6,14 @@ function takes an explicit ``torch.Generator``; none touches global RNG state.
 
 from __future__ import annotations
 
+import typing
+from typing import Literal
+
 import torch
 from torch import Tensor
 
-CODINGS = ("rate", "latency")
+Coding = Literal["rate", "latency"]
+CODINGS: tuple[str, ...] = typing.get_args(Coding)
 
 
 def make_generator(seed: int) -> torch.Generator:

@@ -58,7 +58,14 @@ from torch import Tensor, nn
 
 from adapters import snntoolbox_compat as compat
 from adapters.ann import PIXELS, AnnGAN, AnnVAE
-from adapters.base import FitReport, GenerativeAdapter, OpCounts, ProgressFn
+from adapters.base import (
+    AdapterConfig,
+    FitReport,
+    GenerativeAdapter,
+    OpCounts,
+    ProgressFn,
+    config_field,
+)
 from adapters.coding import bernoulli_noise, make_generator, split_seed
 from adapters.io import atomic_torch_save, load_weights
 from adapters.opcount import OpCounter, connection_count, is_binary
@@ -407,14 +414,29 @@ class SpikingMLP:
 # --------------------------------------------------------------------------------------------
 # The adapters
 # --------------------------------------------------------------------------------------------
-def _check_conversion_fields(config: Any) -> None:
-    name = type(config).__qualname__
-    for field in ("timesteps", "sim_batch_size", "norm_samples", "sweep_samples"):
-        value = getattr(config, field)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}.{field} must be an int >= 1, got {value!r}")
-    if not 0.0 < config.percentile <= 100.0:
-        raise ValueError(f"{name}.percentile must lie in (0, 100], got {config.percentile!r}")
+@dataclass(frozen=True)
+class SimulationConfig(AdapterConfig):
+    """The conversion's own config fields, after those of the ANN it converts (a conversion's
+    ``Config`` is ``class Config(SimulationConfig, <the ANN's Config>)``: dataclasses collect base
+    fields from the last base to the first, so the ANN's fields come first, as in its records).
+
+    Attributes:
+        timesteps: simulation steps ``T`` per sample. 100: the agreement sweep
+            (:data:`TIMESTEP_SWEEP`) records what fewer steps would give.
+        sim_batch_size: samples simulated together (the SNN is built for this batch). 500:
+            bounds memory (not tuned).
+        percentile: activation percentile of the toolbox's weight normalisation, in
+            ``(0, 100]``. 99.9: SNN Toolbox's default.
+        norm_samples: prior-noise inputs used for that normalisation. 1000 (not tuned).
+        sweep_samples: held-out noise inputs for the agreement sweep over ``T`` after ``fit``.
+            500 (not tuned).
+    """
+
+    timesteps: int = config_field(100, ge=1)
+    sim_batch_size: int = config_field(500, ge=1)
+    percentile: float = config_field(99.9, gt=0.0, le=100.0)
+    norm_samples: int = config_field(1000, ge=1)
+    sweep_samples: int = config_field(500, ge=1)
 
 
 class _ConversionBase(GenerativeAdapter):
@@ -601,13 +623,8 @@ class _ConversionBase(GenerativeAdapter):
 class ConversionVAE(_ConversionBase):
     """The ``ann-vae`` network, its decoder converted to an IF SNN by SNN Toolbox.
 
-    Config: every field of :class:`adapters.ann.AnnVAE.Config` (same meaning and defaults), plus
-
-    - ``timesteps``: simulation steps T per sample (default 100);
-    - ``sim_batch_size``: samples simulated together (the SNN is built for this batch);
-    - ``percentile``: activation percentile of the toolbox's weight normalisation (99.9);
-    - ``norm_samples``: prior-noise inputs used for that normalisation;
-    - ``sweep_samples``: held-out noise inputs for the agreement sweep over T after ``fit``.
+    Config: every field of :class:`adapters.ann.AnnVAE.Config` (same meaning and defaults), then
+    those of :class:`SimulationConfig`.
 
     ``reconstruct`` runs the ANN encoder (non-spiking: MACs), takes the posterior mode
     ``z = [logits > 0]`` (deterministic, no sampling) and decodes it with the spiking decoder.
@@ -621,16 +638,8 @@ class ConversionVAE(_ConversionBase):
     _saved_modules: ClassVar[tuple[str, ...]] = ("encoder", "decoder")
 
     @dataclass(frozen=True)
-    class Config(AnnVAE.Config):
-        timesteps: int = 100
-        sim_batch_size: int = 500
-        percentile: float = 99.9
-        norm_samples: int = 1000
-        sweep_samples: int = 500
-
-        def __post_init__(self) -> None:
-            super().__post_init__()
-            _check_conversion_fields(self)
+    class Config(SimulationConfig, AnnVAE.Config):
+        """:class:`~adapters.ann.AnnVAE.Config`'s fields, then :class:`SimulationConfig`'s."""
 
     @property
     def _noise_dim(self) -> int:
@@ -658,9 +667,8 @@ class ConversionVAE(_ConversionBase):
 class ConversionGAN(_ConversionBase):
     """The ``ann-gan`` network, its generator converted to an IF SNN by SNN Toolbox.
 
-    Config: every field of :class:`adapters.ann.AnnGAN.Config` (same meaning and defaults), plus
-    ``timesteps``, ``sim_batch_size``, ``percentile``, ``norm_samples`` and ``sweep_samples`` as
-    in :class:`ConversionVAE`.
+    Config: every field of :class:`adapters.ann.AnnGAN.Config` (same meaning and defaults), then
+    those of :class:`SimulationConfig`.
     """
 
     name: ClassVar[str] = "conversion-gan"
@@ -671,16 +679,8 @@ class ConversionGAN(_ConversionBase):
     _saved_modules: ClassVar[tuple[str, ...]] = ("generator",)
 
     @dataclass(frozen=True)
-    class Config(AnnGAN.Config):
-        timesteps: int = 100
-        sim_batch_size: int = 500
-        percentile: float = 99.9
-        norm_samples: int = 1000
-        sweep_samples: int = 500
-
-        def __post_init__(self) -> None:
-            super().__post_init__()
-            _check_conversion_fields(self)
+    class Config(SimulationConfig, AnnGAN.Config):
+        """:class:`~adapters.ann.AnnGAN.Config`'s fields, then :class:`SimulationConfig`'s."""
 
     @property
     def _noise_dim(self) -> int:

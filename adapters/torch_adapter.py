@@ -1,17 +1,19 @@
 """Plumbing shared by the adapters whose networks are torch modules (``ann``, ``surrogate``,
-and the input check of ``stdp``): image and count checks, shuffled mini-batches, the op counts
-kept from the last measured pass, and saving/loading the modules with their config."""
+and the input check of ``stdp``): image and count checks, shuffled mini-batches, per-epoch
+training curves, the op counts kept from the last measured pass, and saving/loading the modules
+with their config."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from adapters.base import GenerativeAdapter, OpCounts
+from adapters.base import GenerativeAdapter, OpCounts, ProgressFn
 from adapters.coding import make_generator, split_seed
 from adapters.io import atomic_torch_save, load_weights
 from adapters.seeding import init_parameters_
@@ -93,3 +95,41 @@ class TorchModuleAdapter(GenerativeAdapter):
         for key, module in self._modules().items():
             module.load_state_dict(blob["state"][key])
         self._set_eval(True)
+
+
+class EpochHistory:
+    """Per-epoch means of per-batch training values, and ``fit``'s progress calls.
+
+    Each :meth:`add` is one optimiser step over ``n`` images; :meth:`end_epoch` appends the
+    epoch's image-weighted means (float64 sums) to :attr:`history`.
+
+    Args:
+        keys: names of the values passed to :meth:`add`, in order.
+        total: steps of the whole ``fit`` (for ``progress``).
+        progress: ``progress(done, total, postfix)`` after every step, or ``None``.
+        shown: the keys ``postfix`` holds (default: all).
+    """
+
+    def __init__(self, keys: Sequence[str], *, total: int, progress: ProgressFn | None,
+                 shown: Sequence[str] | None = None) -> None:
+        self.keys = tuple(keys)
+        self.shown = self.keys if shown is None else tuple(shown)
+        self.total, self.progress = total, progress
+        self.history: dict[str, list[float]] = {key: [] for key in self.keys}
+        self.steps = 0
+        self._sums = torch.zeros(len(self.keys), dtype=torch.float64)
+
+    def add(self, n: int, *values: float) -> None:
+        """Record one step's ``values`` (one per key), measured on ``n`` images."""
+        self.steps += 1
+        self._sums += torch.tensor(values, dtype=torch.float64) * n
+        if self.progress is not None:
+            self.progress(self.steps, self.total,
+                          {k: v for k, v in zip(self.keys, values, strict=True) if k in self.shown})
+
+    def end_epoch(self, n_train: int) -> dict[str, float]:
+        """Close an epoch over ``n_train`` images; returns its means (rounded, for a log line)."""
+        for key, value in zip(self.keys, (self._sums / n_train).tolist(), strict=True):
+            self.history[key].append(value)
+        self._sums = torch.zeros(len(self.keys), dtype=torch.float64)
+        return {key: round(values[-1], 4) for key, values in self.history.items()}

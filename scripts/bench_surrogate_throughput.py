@@ -3,11 +3,12 @@
 Three implementations of the same network, loss and time steps (one training step = rate coding,
 encoder, Bernoulli spike-train latent, decoder, BCE + KL, Adam) are timed in images/s:
 
-* ``snntorch``   — ``adapters.surrogate.SurrogateVAE``'s own modules (``snntorch.Leaky``,
-  layer-by-layer over time);
-* ``plain-layer`` — a hand-written LIF loop with the same surrogate, same layer-by-layer schedule
-  (isolates the cost of the snntorch neuron);
-* ``plain-step`` — the textbook loop: every layer stepped once per time step (T small products).
+* ``snntorch``   — ``adapters.surrogate_vae.SurrogateVAE``'s own modules (the spiking kit's
+  layers with ``snntorch.Leaky`` neurons, layer-by-layer over time);
+* ``plain-layer`` — the kit's layers (:mod:`adapters.spiking`) with a hand-written LIF neuron and
+  the same surrogate, same layer-by-layer schedule (isolates the cost of the snntorch neuron);
+* ``plain-step`` — the textbook loop: every layer stepped once per time step (T small products),
+  with the same hand-written neuron.
 
 Usage::
 
@@ -29,7 +30,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from adapters.coding import encode, make_generator
-from adapters.surrogate import SurrogateVAE, bernoulli_spikes
+from adapters.spiking import PIXELS, Readout, SpikingLayer, bernoulli_spikes
+from adapters.surrogate_vae import SurrogateVAE
 
 
 class _ATanSpike(torch.autograd.Function):
@@ -47,50 +49,50 @@ class _ATanSpike(torch.autograd.Function):
         return grad * ctx.alpha / 2 / (1 + (math.pi / 2 * ctx.alpha * u).pow(2)), None
 
 
-def _lif_steps(cur: Tensor, beta: float, alpha: float) -> Tensor:
-    """``U[t] = β·U[t-1] + I[t] - S[t-1]``, ``S[t] = Θ(U[t] - 1)``; ``cur`` ``(T, N, D)``."""
-    mem = torch.zeros_like(cur[0])
-    spk = torch.zeros_like(cur[0])
-    out = []
-    for cur_t in cur.unbind(0):  # as SpikingLayer: views whose backward is one stack
-        mem = beta * mem + cur_t - spk.detach()
-        spk = _ATanSpike.apply(mem - 1.0, alpha)
-        out.append(spk)
-    return torch.stack(out)
+class PlainLIF(nn.Module):
+    """A hand-written LIF neuron with the kit's call signature ``(I[t], U[t-1]) -> (S[t], U[t])``:
+    ``U[t] = β·U[t-1] + I[t] - S[t-1]``, ``S[t] = Θ(U[t] - 1)`` (arctan surrogate), with the
+    previous spike read from ``U[t-1]`` as snntorch's reset by subtraction does."""
+
+    def __init__(self, beta: float, alpha: float) -> None:
+        super().__init__()
+        self.register_buffer("beta", torch.tensor(beta))
+        self.alpha = alpha
+
+    def forward(self, cur: Tensor, mem: Tensor) -> tuple[Tensor, Tensor]:
+        reset = (mem > 1.0).float()
+        mem = self.beta * mem + cur - reset
+        return _ATanSpike.apply(mem - 1.0, self.alpha), mem
 
 
 class PlainVAE(nn.Module):
-    """The same MLP VAE (``step`` posterior, membrane read-out) with a hand-written LIF."""
+    """The same MLP VAE (``step`` posterior, membrane read-out) with :class:`PlainLIF` neurons."""
 
     def __init__(self, hidden: tuple[int, ...], latent: int, beta: float, alpha: float,
                  schedule: str) -> None:
         super().__init__()
-        enc = [784, *hidden]
+        enc = [PIXELS, *hidden]
         dec = [latent, *reversed(hidden)]
-        self.enc = nn.ModuleList(nn.Linear(a, b) for a, b in zip(enc[:-1], enc[1:], strict=True))
+        self.enc = nn.ModuleList(SpikingLayer(nn.Linear(a, b), PlainLIF(beta, alpha))
+                                 for a, b in zip(enc[:-1], enc[1:], strict=True))
         self.enc_out = nn.Linear(enc[-1], latent)
-        self.dec = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dec[:-1], dec[1:], strict=True))
-        self.dec_out = nn.Linear(dec[-1], 784)
-        self.beta, self.alpha, self.schedule = beta, alpha, schedule
+        self.dec = nn.ModuleList(SpikingLayer(nn.Linear(a, b), PlainLIF(beta, alpha))
+                                 for a, b in zip(dec[:-1], dec[1:], strict=True))
+        self.readout = Readout(nn.Linear(dec[-1], PIXELS), "membrane", PlainLIF(beta, alpha))
+        self.schedule = schedule
 
     def _stack(self, layers: nn.ModuleList, spikes: Tensor) -> Tensor:
         if self.schedule == "layer":
             for layer in layers:
-                cur = layer(spikes.flatten(0, 1)).view(*spikes.shape[:2], -1)
-                spikes = _lif_steps(cur, self.beta, self.alpha)
+                spikes = layer(spikes)
             return spikes
-        mems = [None] * len(layers)
-        prev = [None] * len(layers)
+        mems: list[Tensor | None] = [None] * len(layers)
         out = []
         for t in range(spikes.shape[0]):
             s = spikes[t]
             for i, layer in enumerate(layers):
-                cur = layer(s)
-                if mems[i] is None:
-                    mems[i], prev[i] = torch.zeros_like(cur), torch.zeros_like(cur)
-                mems[i] = self.beta * mems[i] + cur - prev[i].detach()
-                s = _ATanSpike.apply(mems[i] - 1.0, self.alpha)
-                prev[i] = s
+                cur = layer.synapse(s)
+                s, mems[i] = layer.neuron(cur, torch.zeros_like(cur) if mems[i] is None else mems[i])
             out.append(s)
         return torch.stack(out)
 
@@ -99,14 +101,7 @@ class PlainVAE(nn.Module):
         return torch.sigmoid(self.enc_out(h.flatten(0, 1))).view(*h.shape[:2], -1)
 
     def decode(self, z: Tensor) -> Tensor:
-        h = self._stack(self.dec, z)
-        cur = self.dec_out(h.flatten(0, 1)).view(*h.shape[:2], -1)
-        mem = torch.zeros_like(cur[0])
-        total = torch.zeros_like(cur[0])
-        for cur_t in cur.unbind(0):
-            mem = self.beta * mem + cur_t
-            total = total + mem
-        return torch.sigmoid(total / cur.shape[0]).view(-1, 1, 28, 28)
+        return torch.sigmoid(self.readout(self._stack(self.dec, z))).view(-1, 1, 28, 28)
 
 
 def _loss(x: Tensor, q: Tensor, x_hat: Tensor) -> Tensor:

@@ -25,7 +25,8 @@ import time
 import torch
 
 from adapters.coding import encode, make_generator
-from adapters.surrogate import SurrogateVAE, bernoulli_spikes
+from adapters.spiking import bernoulli_spikes
+from adapters.surrogate_vae import SurrogateVAE
 from benchmarks.data import load
 from benchmarks.metrics.features import classes_covered, get_feature_net
 from benchmarks.metrics.fidelity import fid

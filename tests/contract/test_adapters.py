@@ -24,12 +24,8 @@ def _tiny_images(n: int = 64, seed: int = 0) -> torch.Tensor:
     return x
 
 
-def _backend_of(name: str) -> str:
-    return adapters.ADAPTERS[name].split(":")[0].rsplit(".", 1)[1]
-
-
 def _skip_if_backend_missing(name: str) -> None:
-    lib = _NEEDS.get(_backend_of(name))
+    lib = _NEEDS.get(adapters.backend_of(name))
     if lib is not None and importlib.util.find_spec(lib) is None:
         pytest.skip(f"{name} needs {lib}: {adapters.INSTALL_HINTS[lib]}")
 

@@ -70,5 +70,5 @@ def test_training_learns_the_prior_and_sample_counts_its_macs():
 
 
 def test_prior_hidden_is_validated():
-    with pytest.raises(ValueError, match="prior_hidden must be > 0"):
+    with pytest.raises(ValueError, match="AnnVAELearnedPrior.Config.prior_hidden must be an int >= 1, got 0"):
         AnnVAELearnedPrior.Config(prior_hidden=0)

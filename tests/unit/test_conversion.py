@@ -50,9 +50,10 @@ def test_configs_extend_the_ann_configs():
     ("timesteps", 0, "timesteps must be an int >= 1"),
     ("sim_batch_size", -1, "sim_batch_size must be an int >= 1"),
     ("norm_samples", 2.5, "norm_samples must be an int >= 1"),
-    ("percentile", 0.0, r"percentile must lie in \(0, 100\]"),
-    ("percentile", 101.0, r"percentile must lie in \(0, 100\]"),
-    ("hidden", 0, "hidden must be > 0"),
+    ("percentile", 0.0, r"percentile must be a number in \(0.0, 100.0\], got 0.0"),
+    ("percentile", 101.0, r"percentile must be a number in \(0.0, 100.0\], got 101.0"),
+    ("hidden", 0, "hidden must be an int >= 1, got 0"),
+    ("hidden", 256.0, "hidden must be an int >= 1, got 256.0"),
 ])
 def test_config_rejects_bad_values(cls, field, value, match):
     with pytest.raises(ValueError, match=match):

@@ -129,13 +129,13 @@ def test_local_decoder_fits_a_linear_map(method, atol):
 def test_hand_counted_layer_ops():
     """Three input spikes at a corner, an edge and the interior of a 3x3, 2-feature layer."""
     model = StdpAE({**TINY, "channels": (2,), "thresholds": (0.5,), "pools": (28,)})
-    model._set_kernel(0, torch.ones(2, 2, 3, 3))
+    model.features.set_kernel(0, torch.ones(2, 2, 3, 3))
     spikes = torch.zeros(1, 3, 2, 28, 28, dtype=torch.uint8)  # cumulative, (N, T, C, H, W)
     spikes[0, 0:, 0, 0, 0] = 1      # corner: reaches 2x2 positions, fires at t=0
     spikes[0, 1:, 1, 0, 10] = 1     # edge: 2x3 positions, fires at t=1
     spikes[0, 2:, 0, 10, 10] = 1    # interior: 3x3 positions, fires at t=2
     counter = OpCounter()
-    pooled = model._layer(0, spikes, counter)
+    pooled = model.features.layer(0, spikes, counter)
     assert counter.synaptic_ops == (4 + 6 + 9) * 2          # spikes x real fan-out x 2 maps
     # Every reached position fires once (weights 1 >= threshold 0.5); inhibition keeps one of
     # the two maps per position: 4 + 6 + 9 distinct positions.
@@ -174,7 +174,10 @@ def test_hand_counted_reconstruct_and_sample_ops():
     ({"stdp_lr": (0.004, 0.003)}, "stdp_lr"),
     ({"timesteps": 1}, "timesteps"),
     ({"pools": (29,)}, "pools"),
-    ({"n_components": 0}, "n_components"),
+    ({"n_components": 0}, "n_components must be an int >= 1, got 0"),
+    ({"dog_sigmas": (2.0, 2.0)}, r"dog_sigmas must be two different positive numbers"),
+    ({"wta_radius": (-1,)}, r"wta_radius must be a tuple of ints >= 0, got \(-1,\)"),
+    ({"n_encode": True}, r"n_encode must be an int >= 0, got True \(a bool\)"),
 ])
 def test_config_errors(bad, match):
     with pytest.raises(ValueError, match=match):
@@ -209,14 +212,18 @@ def test_unfitted_model_refuses(tmp_path):
         model.op_counts()
 
 
-def test_filter_grid_png(fitted, tmp_path):
-    path = tmp_path / "filters.png"
-    fitted.save_filter_grid(path)
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+def test_learned_filters_are_on_minus_off_in_minus_one_to_one(fitted):
+    filters = fitted.learned_filters()
+    assert filters.shape == (4, 3, 3) and filters.dtype == torch.float32
+    assert -1.0 <= float(filters.min()) <= float(filters.max()) <= 1.0
+    w = fitted.filters()
+    assert torch.equal(filters, w[:, 0] - w[:, 1])
+    assert float(filters.abs().sum()) > 0
 
 
 def test_missing_spyker_gives_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "spyker", None)
     monkeypatch.delitem(sys.modules, "adapters.stdp", raising=False)
+    monkeypatch.delitem(sys.modules, "adapters.stdp_features", raising=False)
     with pytest.raises(ImportError, match=r"spyker.*pip install -e '\.\[stdp\]'"):
         adapters.get_adapter_class("stdp-ae")

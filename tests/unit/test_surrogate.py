@@ -12,17 +12,15 @@ pytest.importorskip("snntorch")
 
 from adapters.coding import encode, make_generator, split_seed  # noqa: E402
 from adapters.opcount import OpCounter  # noqa: E402
-from adapters.surrogate import (  # noqa: E402
+from adapters.spiking import (  # noqa: E402
     Readout,
     SpikingLayer,
-    SpikingPrior,
-    SurrogateGAN,
-    SurrogateVAE,
-    _coverage,
     bernoulli_spikes,
     encode_st,
     make_neuron,
 )
+from adapters.surrogate_gan import SurrogateGAN, _coverage  # noqa: E402
+from adapters.surrogate_vae import SpikingPrior, SurrogateVAE  # noqa: E402
 
 TINY_VAE = {"epochs": 1, "hidden": (16,), "latent": 6, "batch_size": 16, "timesteps": 3}
 TINY_GAN = {"epochs": 1, "hidden": (16,), "noise_dim": 6, "batch_size": 16, "timesteps": 3}
@@ -200,28 +198,110 @@ def test_training_is_deterministic_for_a_seed():
     assert ra.steps == 2 and set(ra.history) >= {"loss", "bce", "latent_loss"}
 
 
-@pytest.mark.parametrize("changes", [
-    {"coding": "latency"}, {"readout": "rate"}, {"neuron": "if"}, {"posterior": "rate"},
-    {"prior": "fixed", "latent_loss": "mmd"}, {"prior": "fixed", "latent_loss": "kl"},
-    {"architecture": "conv", "channels": (2, 3)}, {"prior_hidden": 5}, {"posterior": "step"},
-])
-def test_vae_variants_train_and_sample(changes):
+def _is_rate_readout(x: torch.Tensor, steps: int) -> bool:
+    """Every pixel a multiple of ``1/steps``: the output is a firing rate, not a sigmoid."""
+    return torch.allclose(x * steps, (x * steps).round(), atol=1e-5)
+
+
+def _vae_latency(m):  # at most one input spike per pixel over T steps
+    m.reconstruct(_images(4))
+    return m.op_counts().spikes_per_layer["input"] <= 784
+
+
+def _vae_step_posterior(m):  # q[t] varies over steps (rate: one q for all steps)
+    with torch.no_grad():
+        q = m.encoder(encode(_images(16), 3, "rate", generator=make_generator(0)))
+    return not all(torch.equal(q[0], q_t) for q_t in q[1:])
+
+
+def _fixed_prior_loss(m):
+    """The latent loss of posterior rates 0.5 everywhere, or None with a learned prior: the KL
+    from Bernoulli(0.5) is then exactly 0, the MMD to sampled prior trains is not."""
+    if m.prior is not None:
+        return None
+    q = torch.full((3, 8, 6), 0.5)
+    return float(m._latent_loss(q, torch.zeros_like(q), make_generator(0)))
+
+
+VAE_VARIANTS = [  # (changes from the defaults, a check the default model fails)
+    ({"coding": "latency"}, _vae_latency),
+    ({"readout": "rate"}, lambda m: _is_rate_readout(m.sample(5, seed=0), 3)),
+    ({"neuron": "if"}, lambda m: float(m.decoder.layers[0].neuron.beta) == 1.0),
+    ({"posterior": "step"}, _vae_step_posterior),
+    ({"prior": "fixed", "latent_loss": "mmd"}, lambda m: (_fixed_prior_loss(m) or 0) > 0),
+    ({"prior": "fixed"}, lambda m: _fixed_prior_loss(m) == 0),
+    ({"architecture": "conv", "channels": (2, 3)},
+     lambda m: isinstance(m.decoder.readout.synapse, nn.ConvTranspose2d)),
+    ({"prior_hidden": 5}, lambda m: m.prior.hidden.synapse.out_features == 5),
+]
+
+
+@pytest.fixture(scope="module")
+def default_vae() -> SurrogateVAE:
+    model = SurrogateVAE(TINY_VAE)
+    model.fit(_images(16), seed=0)
+    return model
+
+
+@pytest.mark.parametrize(("changes", "check"), VAE_VARIANTS,
+                         ids=[str(c) for c, _ in VAE_VARIANTS])
+def test_vae_variants_differ_from_the_default(changes, check, default_vae):
+    assert all(getattr(SurrogateVAE.Config(), k) != v for k, v in changes.items()
+               if k not in TINY_VAE), f"{changes} holds a default value: tests nothing"
     model = SurrogateVAE({**TINY_VAE, **changes})
     model.fit(_images(16), seed=0)
     x = model.sample(3, seed=0)
     assert x.shape == (3, 1, 28, 28) and float(x.min()) >= 0 and float(x.max()) <= 1
+    assert check(model) and not check(default_vae)
 
 
-@pytest.mark.parametrize("changes", [
-    {"coding": "latency"}, {"readout": "rate"}, {"noise_process": "iid"},
-    {"architecture": "conv", "channels": (2, 3)}, {"pack": 2}, {"minibatch_std": False},
-    {"mode_seeking": 1.0}, {"architecture": "conv", "channels": (2, 3), "pack": 3},
-    {"coverage": 5.0}, {"coverage": 5.0, "coverage_pool": 4},
-])
-def test_gan_variants_train_and_sample(changes):
+def _gan_iid(m):  # noise drawn afresh each step (frozen: the same draw at every step)
+    z = m._noise(50, make_generator(0))
+    return not torch.equal(z[0], z[1])
+
+
+def _gan_pack(k):
+    spikes = encode(_images(6), 3, "rate", generator=make_generator(0))
+    return lambda m: m.discriminator(spikes).shape == (6 // k, 1)
+
+
+GAN_VARIANTS = [  # (changes from the defaults, a check the default model fails, or None)
+    ({"coding": "latency"}, None),
+    ({"readout": "rate"}, lambda m: _is_rate_readout(m.sample(5, seed=0), 3)),
+    ({"noise_process": "iid"}, _gan_iid),
+    ({"architecture": "conv", "channels": (2, 3)},
+     lambda m: isinstance(m.generator.readout.synapse, nn.ConvTranspose2d)),
+    ({"pack": 1}, _gan_pack(1)),
+    ({"architecture": "conv", "channels": (2, 3), "pack": 3}, _gan_pack(3)),
+    ({"minibatch_std": True}, lambda m: m.discriminator.batch_std_weight is not None),
+    ({"spectral_norm": False},
+     lambda m: not nn.utils.parametrize.is_parametrized(m.discriminator.readout.synapse)),
+    ({"mode_seeking": 0.0}, None),
+    ({"coverage": 0.0}, None),
+    ({"coverage_pool": 4}, None),
+]
+
+
+@pytest.fixture(scope="module")
+def default_gan() -> SurrogateGAN:
+    model = SurrogateGAN(TINY_GAN)
+    model.fit(_images(16), seed=0)
+    return model
+
+
+@pytest.mark.parametrize(("changes", "check"), GAN_VARIANTS,
+                         ids=[str(c) for c, _ in GAN_VARIANTS])
+def test_gan_variants_differ_from_the_default(changes, check, default_gan):
+    assert all(getattr(SurrogateGAN.Config(), k) != v for k, v in changes.items()
+               if k not in TINY_GAN), f"{changes} holds a default value: tests nothing"
     model = SurrogateGAN({**TINY_GAN, **changes})
     model.fit(_images(16), seed=0)
-    assert model.sample(3, seed=0).shape == (3, 1, 28, 28)
+    x = model.sample(3, seed=0)
+    assert x.shape == (3, 1, 28, 28)
+    if check is None:  # trained differently, so it generates other images from the same noise
+        assert not torch.equal(x, default_gan.sample(3, seed=0))
+    else:
+        assert check(model) and not check(default_gan)
 
 
 def test_progress_is_called_every_step():
@@ -242,20 +322,23 @@ def test_save_load_round_trip(vae, tmp_path):
 
 
 @pytest.mark.parametrize(("key", "value", "match"), [
-    ("neuron", "izhikevich", r"neuron 'izhikevich' unknown; allowed: \['lif', 'if'\]"),
-    ("beta", 1.5, r"beta must lie in \(0, 1\]"),
-    ("timesteps", 0, "timesteps must be an int >= 1"),
-    ("coding", "phase", r"coding 'phase' unknown; allowed: \['rate', 'latency'\]"),
-    ("readout", "voltage", "readout 'voltage' unknown"),
-    ("architecture", "rnn", "architecture 'rnn' unknown"),
-    ("hidden", (), "hidden must be a non-empty tuple"),
-    ("channels", (4,), "channels must hold 2 ints"),
-    ("surrogate", "sigmoid", "surrogate 'sigmoid' unknown"),
-    ("prior_p", 1.0, r"prior_p must lie in \(0, 1\)"),
-    ("posterior", "gauss", "unknown posterior 'gauss'"),
-    ("latent_loss", "wasserstein", "unknown latent_loss"),
-    ("lr", 0.0, "lr must be > 0"),
-    ("prior", "gaussian", r"unknown prior 'gaussian'; allowed: \['fixed', 'learned'\]"),
+    ("neuron", "izhikevich", r"SurrogateVAE.Config.neuron must be one of \['lif', 'if'\], "
+                             r"got 'izhikevich'"),
+    ("beta", 1.5, r"beta must be a number in \(0.0, 1.0\], got 1.5"),
+    ("timesteps", 0, "timesteps must be an int >= 1, got 0"),
+    ("timesteps", 8.0, "timesteps must be an int >= 1, got 8.0"),
+    ("coding", "phase", r"coding must be one of \['rate', 'latency'\], got 'phase'"),
+    ("readout", "voltage", "readout must be one of"),
+    ("architecture", "rnn", "architecture must be one of"),
+    ("hidden", (), r"hidden must be a non-empty tuple of ints >= 1, got \(\)"),
+    ("hidden", [32], "hidden must be a non-empty tuple of ints"),
+    ("channels", (4,), r"channels must be a tuple of 2 ints >= 1, got \(4,\)"),
+    ("surrogate", "sigmoid", "surrogate must be one of"),
+    ("prior_p", 1.0, r"prior_p must be a number in \(0.0, 1.0\)"),
+    ("posterior", "gauss", r"posterior must be one of \['step', 'rate'\]"),
+    ("latent_loss", "wasserstein", "latent_loss must be one of"),
+    ("lr", 0.0, "lr must be a number > 0.0"),
+    ("prior", "gaussian", r"prior must be one of \['fixed', 'learned'\], got 'gaussian'"),
     ("prior_hidden", 0, "prior_hidden must be an int >= 1"),
 ])
 def test_vae_config_validation(key, value, match):
@@ -328,22 +411,26 @@ def test_learned_prior_trains_and_its_operations_are_counted():
 
 
 def test_gan_config_validation():
-    with pytest.raises(ValueError, match="noise_process"):
+    with pytest.raises(ValueError, match=r"noise_process must be one of \['frozen', 'iid'\]"):
         SurrogateGAN.Config(noise_process="gaussian")
-    with pytest.raises(ValueError, match="smooth"):
+    with pytest.raises(ValueError, match=r"smooth must be a number in \(0.5, 1.0\], got 0.4"):
         SurrogateGAN.Config(smooth=0.4)
-    with pytest.raises(ValueError, match="pack must be an int >= 1"):
+    with pytest.raises(ValueError, match="pack must be an int >= 1, got 0"):
         SurrogateGAN.Config(pack=0)
-    with pytest.raises(ValueError, match="d_lr_scale must be > 0"):
+    with pytest.raises(ValueError, match="d_lr_scale must be a number > 0.0"):
         SurrogateGAN.Config(d_lr_scale=0.0)
-    with pytest.raises(ValueError, match="init_gain must be > 0"):
+    with pytest.raises(ValueError, match="init_gain must be a number > 0.0"):
         SurrogateGAN.Config(init_gain=0.0)
-    with pytest.raises(ValueError, match="mode_seeking must be >= 0"):
+    with pytest.raises(ValueError, match="mode_seeking must be a number >= 0.0"):
         SurrogateGAN.Config(mode_seeking=-1.0)
-    with pytest.raises(ValueError, match="coverage must be >= 0"):
+    with pytest.raises(ValueError, match="coverage must be a number >= 0.0"):
         SurrogateGAN.Config(coverage=-0.5)
-    with pytest.raises(ValueError, match=r"coverage_pool must be an int dividing 28 \(1, 2, 4"):
+    with pytest.raises(ValueError, match=r"coverage_pool must be one of \[1, 2, 4, 7, 14, 28\]"):
         SurrogateGAN.Config(coverage_pool=3)
+    with pytest.raises(ValueError, match=r"coverage_pool must be one of .*got 2.0"):
+        SurrogateGAN.Config(coverage_pool=2.0)
+    with pytest.raises(ValueError, match="spectral_norm must be a bool, got 1"):
+        SurrogateGAN.Config(spectral_norm=1)
     with pytest.raises(ValueError, match=r"unknown config key\(s\) \['latent'\]"):
         SurrogateGAN({"latent": 3})
 
