@@ -29,8 +29,6 @@ import sys
 from pathlib import Path
 from typing import Any, Literal, NotRequired, TypedDict
 
-from adapters.io import atomic_write_text
-
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "failed", "skipped")
 REQUIRED_KEYS = ("schema_version", "suite", "cell_id", "config_hash", "adapter", "dataset", "seed",
@@ -130,8 +128,9 @@ def write_json_atomic(path: Path, data: Any) -> None:
     Non-finite floats become ``null``; keys keep their insertion order (layers stay in network
     order, and the output is deterministic anyway).
     """
-    text = json.dumps(_clean(data), indent=2, allow_nan=False) + "\n"
-    atomic_write_text(path, text)
+    from adapters.io import atomic_write_text  # imports torch, which reading records needs not
+
+    atomic_write_text(path, json.dumps(_clean(data), indent=2, allow_nan=False) + "\n")
 
 
 def write_record(results_dir: Path, record: Record) -> Path:

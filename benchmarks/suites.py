@@ -10,7 +10,7 @@ A suite is a TOML file in ``benchmarks/suites/`` (or any path)::
     n_train = 60000          # train images given to fit (0 = the whole split)
     n_eval = 10000           # generated samples, and test images, for FID/KID/PR
     n_recon = 10000          # test images for reconstruction error
-    threads = 2              # torch.set_num_threads for every cell (recorded)
+    threads = 2              # threads of every cell (benchmarks.execute.apply_threads; recorded)
     energy_model = "horowitz-45nm"
 
     [[entry]]

@@ -201,3 +201,76 @@ def test_a_cell_starts_from_its_trained_twin_with_the_same_numbers(tmp_path, mon
     assert "twin_train_seconds" not in alone["fit"]["extra"]
     for key in (K.FID, K.KID, K.RECON_MSE, K.MACS):
         assert alone["metrics"][key] == twin["metrics"][key] == ann["metrics"][key]
+
+
+class ScriptedExecutor:
+    """Runs no cell: attempt k of a cell ends as ``script[cell label][k - 1]`` says ("died" or
+    "ok", an ok record with one file), so the driver's own work can be checked alone."""
+
+    label = "scripted"
+    jobs = 3
+
+    def __init__(self, script):
+        self.script = script
+        self.submitted = []
+        self._running = []
+
+    def open(self, suite, results_dir, jobs):
+        self.suite = suite
+
+    def has_room(self):
+        return len(self._running) < self.jobs
+
+    def submit(self, job):
+        self.submitted.append((job.cell_id, job.attempt))
+        self._running.append(job)
+
+    def running(self):
+        return list(self._running)
+
+    def wait(self):
+        from benchmarks.execute import make_record
+        from benchmarks.executors import Died, Finished
+
+        ended, self._running = self._running, []
+        out = []
+        for job in ended:
+            if self.script[job.planned.cell.entry.label][job.attempt - 1] == "died":
+                out.append((job, Died("WorkerDied", "worker process", "exit code 9")))
+            else:
+                record = make_record(self.suite, job.planned, status="ok", error=None)
+                out.append((job, Finished(record, {f"unit/figures/{job.cell_id}.png": b"png"})))
+        return out
+
+    def close(self):
+        self.closed = True
+
+
+def test_the_driver_retries_a_dead_worker_then_records_it_failed(suite, tmp_path):
+    from benchmarks import driver
+
+    executor = ScriptedExecutor({"ann-vae": ["died", "ok"], "broken-vae": ["died", "died"],
+                                 "ann-gan": ["ok"]})
+    results = tmp_path / "results"
+    out = driver.run_suite(suite, select_cells(suite), executor, results_dir=results,
+                           max_retries=1)
+    assert [r["status"] for r in out] == ["ok", "failed", "ok"]  # the suite's order
+    assert sorted(executor.submitted) == [("ann-gan__mnist__seed0", 1),
+                                          ("ann-vae__mnist__seed0", 1),
+                                          ("ann-vae__mnist__seed0", 2),
+                                          ("broken-vae__mnist__seed0", 1),
+                                          ("broken-vae__mnist__seed0", 2)]
+    assert executor.closed
+    dead = json.loads((results / "unit/records/broken-vae__mnist__seed0.json").read_text())
+    assert dead["error"]["type"] == "WorkerDied"
+    assert dead["error"]["message"] == ("the worker process running this cell died on all 2 "
+                                        "attempt(s) (exit code 9)")
+    assert all(r["env"]["jobs"] == 3 for r in out)
+    for r in out:
+        written = json.loads((results / "unit/records" / f"{r['cell_id']}.json").read_text())
+        assert written == r
+    assert (results / "unit/figures/ann-vae__mnist__seed0.png").read_bytes() == b"png"
+    # resume: the ok cells are not submitted again, the failed one is (no retry now)
+    again = ScriptedExecutor({"broken-vae": ["died"]})
+    driver.run_suite(suite, select_cells(suite), again, results_dir=results, max_retries=0)
+    assert again.submitted == [("broken-vae__mnist__seed0", 1)]
