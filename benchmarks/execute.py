@@ -152,8 +152,7 @@ def produce(adapter: str, config: dict[str, Any], *, train: Tensor, recon_ref: T
         bar.close()
     train_seconds = time.perf_counter() - t0 + float(report.extra.get("twin_train_seconds", 0.0))
     model.save(model_path)
-    # Until every adapter has learned_filters() (GenerativeAdapter's default: None).
-    filters = getattr(model, "learned_filters", lambda: None)()
+    filters = model.learned_filters()  # None unless a local learning rule learned some
     t1 = time.perf_counter()
     samples = model.sample(n_eval, seed=seed)
     sample_seconds = time.perf_counter() - t1
