@@ -40,9 +40,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from benchmarks import frame as F
 from benchmarks import records as rec
+from benchmarks.frame import short_reason
 from benchmarks.metrics import keys as K
-from benchmarks.tables import Stat, aggregate, short_reason
 
 BASELINE_SCHEMA_VERSION = 1
 BASELINE_KIND = "spikegenbench-baseline"
@@ -52,55 +53,17 @@ BASELINE_KIND = "spikegenbench-baseline"
 K_SIGMA = 3.0
 
 
-@dataclass(frozen=True)
-class Floor:
-    """Smallest tolerance of a metric: ``rel`` of |baseline mean| and ``abs`` in its own unit."""
+#: Each checked metric's tolerance floor, declared with the metric in ``keys.METRICS`` (the
+#: reasons for each floor are given there).
+FLOORS: dict[str, K.Floor] = {key: m.floor for key, m in K.METRICS.items() if m.floor is not None}
 
-    rel: float
-    abs: float
+#: Metrics with a better direction but no floor, which the check leaves alone: they measure the
+#: machine and its load (CI runners differ), not the code.
+UNCHECKED: tuple[str, ...] = tuple(key for key, m in K.METRICS.items()
+                                   if m.higher_is_better is not None and m.floor is None)
 
-
-# Why floors at all: the ci suite has 2 seeds, and the std of 2 values is an estimate with one
-# degree of freedom (the 95 % upper confidence bound of the true sigma is ~32x the observed one),
-# so two seeds that agree by chance would make a hair-trigger tolerance. And some metrics do not
-# vary over seeds at all (an ANN's MAC count, a spike count of zero), so 3·std is exactly 0 and
-# float rounding alone would fail the check.
-_SAMPLE_SCORE = Floor(rel=0.10, abs=0.5)  # FIDs: 3 seeds of the quick suite span up to ~30 %
-_SPIKE_DRIVEN = Floor(rel=0.10, abs=1.0)  # follow the trained weights; abs: one event per sample
-_DENSE_COUNT = Floor(rel=1e-6, abs=0.5)   # fixed by the architecture: any real change is >= 1 op
-
-FLOORS: dict[str, Floor] = {
-    K.FID: _SAMPLE_SCORE,
-    K.FID_INCEPTION: _SAMPLE_SCORE,
-    K.FID_ANN_BOUND: _SAMPLE_SCORE,
-    # KID is a mean over random subsets, relatively noisier than FID.
-    K.KID: Floor(rel=0.15, abs=0.005),
-    # Fractions in [0, 1]; GAN recall sits near 0, where a relative floor would be meaningless.
-    K.PRECISION: Floor(rel=0.0, abs=0.05),
-    K.RECALL: Floor(rel=0.0, abs=0.05),
-    # An integer out of 10: one class may come and go by chance, two may not.
-    K.CLASSES_COVERED: Floor(rel=0.0, abs=1.0),
-    # Seed spread of the quick suite is ~2 % of the mean.
-    K.RECON_MSE: Floor(rel=0.05, abs=1e-4),
-    K.RECON_BCE: Floor(rel=0.05, abs=1e-4),
-    K.SPIKES: _SPIKE_DRIVEN,
-    K.SYNAPTIC_OPS: _SPIKE_DRIVEN,
-    K.RECON_SYNAPTIC_OPS: _SPIKE_DRIVEN,
-    K.MACS: _DENSE_COUNT,
-    K.RECON_MACS: _DENSE_COUNT,
-    # Energy follows the spikes of an SNN; an ANN's energy only moves with its MACs, which the
-    # MAC floor above checks to the op.
-    K.ENERGY_NJ: Floor(rel=0.10, abs=1e-3),
-    K.ENERGY_RATIO: Floor(rel=0.10, abs=0.01),
-}
-
-#: Metrics with a direction that are not checked: they measure the machine and its load (CI
-#: runners differ), not the code, and their seed-to-seed spread says nothing about that.
-UNCHECKED: tuple[str, ...] = (K.TRAIN_SECONDS, K.SAMPLE_THROUGHPUT, K.PEAK_MEMORY_MB)
-
-#: Every metric with a better direction, in ``keys.METRICS`` order, except :data:`UNCHECKED`.
-CHECKED: tuple[str, ...] = tuple(key for key, s in K.METRICS.items()
-                                 if s.higher_is_better is not None and key not in UNCHECKED)
+#: Every metric the check compares (those with a floor), in ``keys.METRICS`` order.
+CHECKED: tuple[str, ...] = K.checked()
 
 _UPDATE_HINT = "refresh the baseline with --update-baseline"
 
@@ -116,9 +79,9 @@ def tolerance(key: str, mean: float, std: float | None) -> tuple[float, str]:
     Returns:
         ``(tolerance, source)`` with source ``"k_sigma"``, ``"rel_floor"`` or ``"abs_floor"``.
     """
-    if key not in FLOORS:
-        raise ValueError(f"metric {key!r} is not checked; checked metrics: {list(CHECKED)}")
-    floor = FLOORS[key]
+    floor = K.spec(key).floor
+    if floor is None:
+        raise ValueError(f"metric {key!r} is not checked; checked metrics: {list(K.checked())}")
     terms = {"k_sigma": K_SIGMA * std if std is not None else 0.0,
              "rel_floor": floor.rel * abs(mean), "abs_floor": floor.abs}
     source = max(terms, key=lambda name: terms[name])
@@ -203,27 +166,31 @@ def build_baseline(records: Sequence[Mapping[str, Any]], suite_name: str, *,
     by_seed = [{(r["dataset"]["name"], r["adapter"]["label"], r["seed"]): r for r in run}
                for run in runs]
     groups: dict[str, Any] = {}
-    for row in aggregate(runs[0]):
-        members = [(str(s) if k == 0 else f"{s}#{k}", by_seed[k][(row.dataset, row.label, s)])
-                   for k in range(len(runs)) for s in row.seeds]
+    for _, row in F.summarize(F.cells(runs[0])).iterrows():
+        dataset, label = row["dataset"], row["label"]
+        members = [(str(s) if k == 0 else f"{s}#{k}", by_seed[k][(dataset, label, s)])
+                   for k in range(len(runs)) for s in row["seeds"]]
         metrics = {}
         for key in CHECKED:
+            spec = K.spec(key)
             values = {tag: float(r["metrics"][key]) for tag, r in members
                       if r["metrics"].get(key) is not None
                       and math.isfinite(float(r["metrics"][key]))}
-            st = Stat.of(list(values.values()))
-            if st.mean is None:
+            if not values or not spec.applies_to(row["family"]):
                 continue  # not applicable to this entry (e.g. reconstruction of a GAN)
-            tol, source = tolerance(key, st.mean, st.std)
+            mean, std = F.mean(values.values()), F.std(values.values())
+            std = None if math.isnan(std) else std
+            tol, source = tolerance(key, mean, std)
+            floor = spec.floor or K.Floor(0.0, 0.0)  # every key of CHECKED has one
             metrics[key] = {
-                "mean": st.mean, "std": st.std, "n": st.n, "values": values,
+                "mean": mean, "std": std, "n": len(values), "values": values,
                 "tolerance": tol, "tolerance_from": source,
-                "rel_floor": FLOORS[key].rel, "abs_floor": FLOORS[key].abs,
-                "higher_is_better": K.METRICS[key].higher_is_better,
+                "rel_floor": floor.rel, "abs_floor": floor.abs,
+                "higher_is_better": spec.higher_is_better,
             }
-        first = [by_seed[0][(row.dataset, row.label, s)] for s in row.seeds]
-        groups[_group_key(row.label, row.dataset)] = {
-            "label": row.label, "dataset": row.dataset, "adapter": row.adapter,
+        first = [by_seed[0][(dataset, label, s)] for s in row["seeds"]]
+        groups[_group_key(label, dataset)] = {
+            "label": label, "dataset": dataset, "adapter": row["adapter"],
             "cells": {str(r["seed"]): {"cell_id": r["cell_id"], "config_hash": r["config_hash"]}
                       for r in first},
             "metrics": metrics,
@@ -441,8 +408,8 @@ def compare(baseline: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -
             add("config-changed", "fail", label, dataset,
                 f"config changed ({'; '.join(changed)}), so its numbers are not compared; "
                 f"{_UPDATE_HINT}")
-        rows = aggregate(fresh_ok) if fresh_ok and not changed else []
-        stats = rows[0].metrics if rows else {}
+        # the fresh means of this group: {key: (mean or None, n)}
+        stats = _fresh_stats(fresh_ok) if fresh_ok and not changed else None
         for key in sorted(metrics, key=_metric_order):
             m = metrics[key]
             mean, tol = float(m["mean"]), float(m["tolerance"])
@@ -451,11 +418,10 @@ def compare(baseline: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -
                     f"{key} is in the baseline but no longer checked", metric=key)
                 continue
             higher = K.METRICS[key].higher_is_better
-            st = stats.get(key, Stat(None, None, 0))
-            fresh = st.mean
+            fresh, n_fresh = (stats or {}).get(key, (None, 0))
             if changed:
                 verdict = "not compared"
-            elif not rows:
+            elif stats is None:
                 verdict = "not measured"  # every cell failed or is missing: reported above
             elif fresh is None:
                 verdict = "MISSING"
@@ -478,18 +444,26 @@ def compare(baseline: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -
                         metric=key, mean=mean, tol=tol, fresh=fresh)
                 else:
                     verdict = "ok"
-            verdicts.append(Verdict(label, dataset, key, higher, mean, tol, fresh, st.n, verdict))
-        if rows:
+            verdicts.append(Verdict(label, dataset, key, higher, mean, tol, fresh, n_fresh,
+                                    verdict))
+        if stats is not None:
             for key in CHECKED:
-                if key not in metrics and stats.get(key, Stat(None, None, 0)).mean is not None:
+                if key not in metrics and stats.get(key, (None, 0))[0] is not None:
                     add("new", "note", label, dataset,
                         f"{key} is reported but not in the baseline; {_UPDATE_HINT} to check it",
-                        metric=key, fresh=stats[key].mean)
+                        metric=key, fresh=stats[key][0])
     for r in records:
         if r["cell_id"] not in known_cells:
             add("new", "note", r["adapter"]["label"], r["dataset"]["name"],
                 f"cell {r['cell_id']} is not in the baseline; {_UPDATE_HINT} to check it")
     return CheckResult(suite, tuple(verdicts), tuple(findings))
+
+
+def _fresh_stats(records: Sequence[Mapping[str, Any]]) -> dict[str, tuple[float | None, int]]:
+    """``{key: (mean over the ok records or None, n)}`` of one group's fresh records."""
+    cells = F.cells(records)
+    row = F.summarize(cells).iloc[0]
+    return {key: (F.value(row, key), int(row[f"{key}_n"])) for key in F.metric_columns(cells)}
 
 
 def _metric_order(key: str) -> tuple[int, str]:

@@ -1,30 +1,35 @@
-"""Figures as a pure function of the records (plus the runner's sample grids).
+"""Figures as a pure function of the records (plus the runner's sample and filter grids).
 
 * :func:`fid_vs_energy` — FID against energy per sample, per data set, Pareto front marked.
 * :func:`fid_vs_timesteps` — FID and spikes per sample against the number of time steps ``T``.
 * :func:`firing_rates` — per-layer firing rates of the spiking cells.
-* :func:`sample_grid` — a grid of generated images (called by the runner for every cell).
 * :func:`sample_pages` — one page per data set with every method's sample grid, same seed.
+* :func:`sample_grid` — a grid of generated images (the runner draws one for every cell).
+* :func:`filter_grid` — an STDP adapter's layer-1 filters (the runner draws one per STDP cell).
 
-Matplotlib runs on the Agg backend, chosen here when a figure is first drawn (never at package
-import). Files are written atomically and without time stamps, so the same records give the same
-bytes.
+The records-only figures read the same frames as the tables (:mod:`benchmarks.frame`: a row per
+cell, reduced to a row per ``(dataset, label)``) and return the :class:`matplotlib.figure.Figure`
+they drew, so what they plot can be checked; :func:`write_figures` saves them. Figures are drawn
+on matplotlib's Agg canvas without ``pyplot`` (no global figure state, no display); files are
+written atomically (:func:`adapters.io.atomic_path`) and without time stamps, so the same records
+give the same bytes.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
+from adapters.io import atomic_path
+from benchmarks import frame as F
 from benchmarks.metrics import keys as K
-from benchmarks.tables import BACKEND_ORDER, Row, Stat, aggregate, dataset_notes
+from benchmarks.tables import dataset_notes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -43,60 +48,56 @@ _OTHER_STYLE = ("v", "#999999")
 _LINE_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 _FORMATS = ("png", "pdf")
 _DPI = 150
+_FILTER_DPI = 120
+_METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Producer": None}}
 
 
-def _pyplot() -> Any:
-    """``matplotlib.pyplot`` on the Agg backend (no display needed)."""
-    import matplotlib
+def _figure(**kwargs: Any) -> Figure:
+    """A new figure on an Agg canvas (it can be drawn and measured before it is saved)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def _style(backend: str) -> tuple[str, str]:
     return BACKEND_STYLE.get(backend, _OTHER_STYLE)
 
 
-def _save(fig: Figure, path: Path, fmt: str) -> Path:
-    """Save ``fig`` as ``fmt`` to ``path`` atomically, without time stamps."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    metadata = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Producer": None}}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are for reading
-    try:
-        fig.savefig(tmp, format=fmt, dpi=_DPI, metadata=metadata.get(fmt))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def save_figure(fig: Figure, path: str | Path, *, dpi: int = _DPI) -> Path:
+    """Save ``fig`` to ``path`` atomically, in the format of its suffix, without time stamps."""
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=fmt, dpi=dpi, metadata=_METADATA.get(fmt))
     return path
 
 
 def _save_all(fig: Figure, path_stem: str | Path) -> list[Path]:
-    plt = _pyplot()
+    """Save ``fig`` as ``<stem>.png`` and ``<stem>.pdf``."""
     stem = Path(path_stem)
-    try:
-        return [_save(fig, stem.with_name(f"{stem.name}.{fmt}"), fmt) for fmt in _FORMATS]
-    finally:
-        plt.close(fig)
+    return [save_figure(fig, stem.with_name(f"{stem.name}.{fmt}")) for fmt in _FORMATS]
 
 
-def _ok_rows(records: Sequence[Mapping[str, Any]]) -> list[Row]:
-    return [r for r in aggregate(records) if r.status == "ok"]
+def _ok_rows(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The ok rows of the records' summary frame, in table order."""
+    summary = F.summarize(F.cells(records))
+    return summary[summary["status"] == "ok"].reset_index(drop=True)
 
 
-def _by_dataset(rows: Sequence[Row]) -> dict[str, list[Row]]:
-    out: dict[str, list[Row]] = {}
-    for row in rows:
-        out.setdefault(row.dataset, []).append(row)
-    return out
+def _stat(rows: pd.DataFrame, key: str, stat: str = "mean") -> np.ndarray:
+    """A summary column as floats (``NaN`` where absent, all ``NaN`` if no record has ``key``)."""
+    column = f"{key}_{stat}"
+    if column not in rows:
+        return np.full(len(rows), np.nan)
+    return rows[column].to_numpy(dtype=float)
 
 
-def _err(st: Stat) -> float:
-    return st.std if st.std is not None else 0.0
+def _err(rows: pd.DataFrame, key: str) -> np.ndarray:
+    """Error bars: the sample std, 0 where there is none (one seed)."""
+    return np.nan_to_num(_stat(rows, key, "std"), nan=0.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,41 +174,42 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     return front
 
 
-def fid_vs_energy(records: Sequence[Mapping[str, Any]], path_stem: str | Path) -> list[Path]:
-    """Scatter FID against energy per sample, one panel per data set; writes PNG and PDF.
+def fid_vs_energy(records: Sequence[Mapping[str, Any]]) -> Figure | None:
+    """Scatter FID against energy per sample, one panel per data set.
 
     x is the mean energy per sample (nJ, log scale), y the mean FID, with error bars of one
     sample std over seeds; marker and colour by backend; the Pareto front (lower FID and lower
     energy) is joined by a dashed line. Rows without an FID or a positive energy are left out.
 
     Returns:
-        The files written (none when no row has both numbers).
+        The figure (one errorbar container per row, in table order, in each panel), or ``None``
+        when no row has both numbers.
     """
     by_ds = {}
-    for ds, rows in _by_dataset(_ok_rows(records)).items():
-        usable = [r for r in rows if r.stat(K.FID).mean is not None
-                  and (r.stat(K.ENERGY_NJ).mean or 0.0) > 0]
-        dropped = sorted({r.label for r in rows} - {r.label for r in usable})
+    for ds, rows in _ok_rows(records).groupby("dataset", sort=False):
+        usable = rows[~np.isnan(_stat(rows, K.FID))
+                      & (np.nan_to_num(_stat(rows, K.ENERGY_NJ)) > 0)]
+        dropped = sorted(set(rows["label"]) - set(usable["label"]))
         if dropped:
             log.info("fid_vs_energy %s: no FID or energy for %s", ds, ", ".join(dropped))
-        if usable:
-            by_ds[ds] = usable
+        if len(usable):
+            by_ds[str(ds)] = usable
     if not by_ds:
         log.info("fid_vs_energy: no row with both FID and energy; no figure")
-        return []
-    notes = dataset_notes(records)
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(by_ds), figsize=(5.6 * len(by_ds), 4.6), squeeze=False)
+        return None
+    notes = dataset_notes(F.cells(records))
+    fig = _figure(figsize=(5.6 * len(by_ds), 4.6))
+    axes = fig.subplots(1, len(by_ds), squeeze=False)
     backends_seen: list[str] = []
     for ax, (ds, rows) in zip(axes[0], by_ds.items(), strict=True):
-        xs = [r.stat(K.ENERGY_NJ).mean for r in rows]
-        ys = [r.stat(K.FID).mean for r in rows]
-        for row, x, y in zip(rows, xs, ys, strict=True):
-            marker, colour = _style(row.backend)
-            if row.backend not in backends_seen:
-                backends_seen.append(row.backend)
-            ax.errorbar(x, y, xerr=_err(row.stat(K.ENERGY_NJ)), yerr=_err(row.stat(K.FID)),
-                        fmt=marker, color=colour, markersize=6, capsize=2, elinewidth=0.8)
+        xs, ys = _stat(rows, K.ENERGY_NJ), _stat(rows, K.FID)
+        for backend, x, y, xerr, yerr in zip(rows["backend"], xs, ys, _err(rows, K.ENERGY_NJ),
+                                             _err(rows, K.FID), strict=True):
+            marker, colour = _style(backend)
+            if backend not in backends_seen:
+                backends_seen.append(backend)
+            ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt=marker, color=colour, markersize=6,
+                        capsize=2, elinewidth=0.8)
         front = pareto_front(list(zip(xs, ys, strict=True)))
         ax.plot([xs[i] for i in front], [ys[i] for i in front], linestyle="--", color="0.5",
                 linewidth=1, drawstyle="steps-post", zorder=0)
@@ -220,27 +222,32 @@ def fid_vs_energy(records: Sequence[Mapping[str, Any]], path_stem: str | Path) -
         extractor = (note.feature_extractors[0] if note and len(note.feature_extractors) == 1
                      else "feature net")
         ax.set_xlabel(f"Energy per sample (nJ, {model}, log scale)")
-        ax.set_ylabel(f"FID ({extractor}) ↓ lower is better")
+        ax.set_ylabel(f"{K.spec(K.FID).label} ({extractor}){_direction(K.FID)}")
         ax.set_title(ds)
         ax.margins(x=0.2, y=0.15)
         ax.grid(True, which="major", linewidth=0.4, alpha=0.5)
-        floor = note.fid_data_floor.mean if note else None
+        floor = note.fid_data_floor[0] if note else None
         bottom, top = ax.get_ylim()
         if floor is not None and bottom <= floor <= top:  # drawn only where it does not squash
             ax.axhline(floor, color="0.6", linestyle=":", linewidth=1)
             ax.annotate(f"data floor {floor:.2f}", (0.01, floor), xycoords=("axes fraction", "data"),
                         xytext=(2, 2), textcoords="offset points", fontsize=7, color="0.4")
             ax.set_ylim(bottom, top)
-    ordered = [b for b in BACKEND_ORDER if b in backends_seen]
-    ordered += sorted(b for b in backends_seen if b not in BACKEND_ORDER)
-    plt_lines = _legend_handles(ordered)
-    fig.legend(handles=plt_lines, loc="lower center", ncol=len(plt_lines), fontsize=8,
-               frameon=False)
+    ordered = [b for b in F.BACKEND_ORDER if b in backends_seen]
+    ordered += sorted(b for b in backends_seen if b not in F.BACKEND_ORDER)
+    handles = _legend_handles(ordered)
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
-    for ax, (_ds, rows) in zip(axes[0], by_ds.items(), strict=True):
-        _place_labels(fig, ax, [(r.stat(K.ENERGY_NJ).mean, r.stat(K.FID).mean, r.label)
-                                for r in rows])
-    return _save_all(fig, path_stem)
+    for ax, rows in zip(axes[0], by_ds.values(), strict=True):
+        _place_labels(fig, ax, list(zip(_stat(rows, K.ENERGY_NJ), _stat(rows, K.FID),
+                                        rows["label"], strict=True)))
+    return fig
+
+
+def _direction(key: str) -> str:
+    """`` ↓ lower is better`` / `` ↑ higher is better`` from the metric's declaration."""
+    better = K.spec(key).higher_is_better
+    return "" if better is None else (" ↑ higher is better" if better else " ↓ lower is better")
 
 
 def _plain_log_ticks(ax: Axes) -> None:
@@ -290,45 +297,42 @@ def _sweep_lines(records: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     return lines
 
 
-def fid_vs_timesteps(records: Sequence[Mapping[str, Any]], path_stem: str | Path) -> list[Path]:
-    """FID and spikes per sample against ``T`` for labels sharing an adapter but not ``T``.
+def fid_vs_timesteps(records: Sequence[Mapping[str, Any]]) -> Figure | None:
+    """FID and spikes per sample against ``T`` for labels that differ in ``T`` alone.
 
-    One row of two panels per data set that has such a sweep. Without any sweep, nothing is
-    written (logged at info level).
+    One row of two panels per data set that has such a sweep; one line per sweep (see
+    :func:`_sweep_lines`), with error bars of one sample std over seeds.
 
     Returns:
-        The files written (PNG and PDF), or an empty list.
+        The figure, or ``None`` (logged at info level) when no data set has a sweep.
     """
-    # A line joins labels whose configs differ in T alone (not, e.g., a latency-coded variant).
-    others = _sweep_lines(records)
-    sweeps: dict[str, dict[str, list[Row]]] = {}
-    for ds, rows in _by_dataset(_ok_rows(records)).items():
-        by_adapter: dict[str, list[Row]] = {}
-        for row in rows:
-            if row.stat(K.TIMESTEPS).mean is not None:
-                by_adapter.setdefault(others.get(row.label, row.adapter), []).append(row)
-        for adapter, members in by_adapter.items():
-            if len({r.stat(K.TIMESTEPS).mean for r in members}) >= 2:
-                members.sort(key=lambda r: (r.stat(K.TIMESTEPS).mean, r.label))
-                sweeps.setdefault(ds, {})[adapter] = members
+    lines_of = _sweep_lines(records)
+    sweeps: dict[str, dict[str, pd.DataFrame]] = {}
+    for ds, rows in _ok_rows(records).groupby("dataset", sort=False):
+        rows = rows[~np.isnan(_stat(rows, K.TIMESTEPS))]
+        line = pd.Series([lines_of.get(lab, adapter) for lab, adapter in
+                          zip(rows["label"], rows["adapter"], strict=True)], index=rows.index)
+        for name, members in rows.groupby(line, sort=True):
+            if len(set(_stat(members, K.TIMESTEPS))) >= 2:
+                members = members.assign(_t=_stat(members, K.TIMESTEPS))
+                sweeps.setdefault(str(ds), {})[str(name)] = members.sort_values(["_t", "label"])
     if not sweeps:
         log.info("fid_vs_timesteps: no adapter appears with two or more T; no figure")
-        return []
-    plt = _pyplot()
-    fig, axes = plt.subplots(len(sweeps), 2, figsize=(9.5, 3.6 * len(sweeps)), squeeze=False)
-    for (ds, adapters), (ax_fid, ax_spk) in zip(sweeps.items(), axes, strict=True):
+        return None
+    fig = _figure(figsize=(9.5, 3.6 * len(sweeps)))
+    axes = fig.subplots(len(sweeps), 2, squeeze=False)
+    for (ds, lines), (ax_fid, ax_spk) in zip(sweeps.items(), axes, strict=True):
         all_t: set[float] = set()
-        for i, (adapter, members) in enumerate(sorted(adapters.items())):
+        for i, (name, members) in enumerate(lines.items()):
             colour = _LINE_COLOURS[i % len(_LINE_COLOURS)]
-            ts = [r.stat(K.TIMESTEPS).mean for r in members]
-            all_t.update(ts)
+            ts = _stat(members, K.TIMESTEPS)
+            all_t.update(ts.tolist())
             for ax, key in ((ax_fid, K.FID), (ax_spk, K.SPIKES)):
-                pts = [(t, r.stat(key)) for t, r in zip(ts, members, strict=True)
-                       if r.stat(key).mean is not None]
-                if pts:
-                    ax.errorbar([t for t, _ in pts], [s.mean for _, s in pts],
-                                yerr=[_err(s) for _, s in pts], marker="o", color=colour,
-                                capsize=2, linewidth=1.2, markersize=5, label=adapter)
+                ys, errs = _stat(members, key), _err(members, key)
+                has = ~np.isnan(ys)
+                if has.any():
+                    ax.errorbar(ts[has], ys[has], yerr=errs[has], marker="o", color=colour,
+                                capsize=2, linewidth=1.2, markersize=5, label=name)
         for ax in (ax_fid, ax_spk):
             ax.set_xscale("log", base=2)
             ax.set_xticks(sorted(all_t))
@@ -336,13 +340,13 @@ def fid_vs_timesteps(records: Sequence[Mapping[str, Any]], path_stem: str | Path
             ax.minorticks_off()
             ax.set_xlabel("Time steps T")
             ax.grid(True, linewidth=0.4, alpha=0.5)
-        ax_fid.set_ylabel("FID ↓ lower is better")
+        ax_fid.set_ylabel(f"{K.spec(K.FID).label}{_direction(K.FID)}")
         ax_spk.set_ylabel("Spikes per generated sample")
         ax_fid.set_title(f"{ds}: image quality")
         ax_spk.set_title(f"{ds}: spike count")
         ax_fid.legend(fontsize=8, frameon=False)
     fig.tight_layout()
-    return _save_all(fig, path_stem)
+    return fig
 
 
 # --------------------------------------------------------------------------------------------
@@ -373,48 +377,55 @@ def layer_rates(record: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
-def firing_rates(records: Sequence[Mapping[str, Any]], path_stem: str | Path) -> list[Path]:
+def layer_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """A row per (cell, spiking layer): ``dataset, label, backend, seed, layer, rate``.
+
+    Rows come in record order and, within a record, in its layer order; cells without spiking
+    layers (ANNs, failed cells) have none.
+    """
+    rows = [{"dataset": r["dataset"]["name"], "label": r["adapter"]["label"],
+             "backend": r["adapter"]["backend"], "seed": r["seed"], "layer": layer, "rate": rate}
+            for r in records for layer, rate in layer_rates(r).items()]
+    return pd.DataFrame(rows, columns=["dataset", "label", "backend", "seed", "layer", "rate"])
+
+
+def firing_rates(records: Sequence[Mapping[str, Any]]) -> Figure | None:
     """Horizontal bars of per-layer firing rates (mean ± std over seeds), one panel per data set.
 
+    Methods follow the tables' order, each method's layers their order in its records.
+
     Returns:
-        The files written (PNG and PDF), or an empty list when no cell has spiking layers.
+        The figure (one bar per method and layer, top to bottom), or ``None`` when no cell has
+        spiking layers.
     """
-    # dataset -> label -> layer -> rates over seeds
-    rates: dict[str, dict[str, dict[str, list[float]]]] = {}
-    backends: dict[str, str] = {}
-    for r in records:
-        per_layer = layer_rates(r)
-        if not per_layer:
-            continue
-        label = r["adapter"]["label"]
-        backends[label] = r["adapter"]["backend"]
-        slot = rates.setdefault(r["dataset"]["name"], {}).setdefault(label, {})
-        for layer, rate in per_layer.items():
-            slot.setdefault(layer, []).append(rate)
-    if not rates:
+    layers = layer_frame(records)
+    if layers.empty:
         log.info("firing_rates: no record with spiking layers; no figure")
-        return []
-    # Same order as the tables: rows of aggregate() that have rates.
-    order = [(row.dataset, row.label) for row in aggregate(records)]
-    datasets = [ds for ds in dict.fromkeys(d for d, _ in order) if ds in rates]
-    heights = []
-    for ds in datasets:
-        heights.append(sum(len(layers) for layers in rates[ds].values()) + len(rates[ds]))
-    plt = _pyplot()
-    fig, axes = plt.subplots(len(datasets), 1, squeeze=False,
-                             figsize=(7.5, 1.2 + 0.22 * sum(heights) + 0.8 * len(datasets)),
-                             gridspec_kw={"height_ratios": heights})
-    for ax, ds in zip(axes[:, 0], datasets, strict=True):
+        return None
+    stats = layers.groupby(["dataset", "label", "layer"], sort=False)["rate"].agg(
+        [F.mean, F.std]).reset_index()
+    order = F.summarize(F.cells(records))[["dataset", "label"]]
+    panels = []
+    for ds in dict.fromkeys(order["dataset"]):
+        labels = [lab for lab in order[order["dataset"] == ds]["label"]
+                  if ((stats["dataset"] == ds) & (stats["label"] == lab)).any()]
+        if labels:
+            panels.append((ds, labels, stats[stats["dataset"] == ds]))
+    backend_of = dict(zip(layers["label"], layers["backend"], strict=False))
+    heights = [len(ds_stats) + len(labels) for _, labels, ds_stats in panels]
+    fig = _figure(figsize=(7.5, 1.2 + 0.22 * sum(heights) + 0.8 * len(panels)))
+    axes = fig.subplots(len(panels), 1, squeeze=False, gridspec_kw={"height_ratios": heights})
+    for ax, (ds, labels, ds_stats) in zip(axes[:, 0], panels, strict=True):
         y = 0.0
         ticks, names = [], []
-        for label in [lab for d, lab in order if d == ds and lab in rates[ds]]:
-            marker, colour = _style(backends[label])
-            for layer, values in rates[ds][label].items():
-                st = Stat.of(values)
-                ax.barh(y, st.mean, xerr=_err(st), color=colour, alpha=0.8, height=0.75,
-                        capsize=2, error_kw={"elinewidth": 0.8})
+        for label in labels:
+            _, colour = _style(backend_of[label])
+            for _, st in ds_stats[ds_stats["label"] == label].iterrows():
+                ax.barh(y, st["mean"], xerr=0.0 if math.isnan(st["std"]) else st["std"],
+                        color=colour, alpha=0.8, height=0.75, capsize=2,
+                        error_kw={"elinewidth": 0.8})
                 ticks.append(y)
-                names.append(f"{label} · {layer}")
+                names.append(f"{label} · {st['layer']}")
                 y += 1
             y += 1  # a gap between methods
         ax.set_yticks(ticks)
@@ -423,87 +434,10 @@ def firing_rates(records: Sequence[Mapping[str, Any]], path_stem: str | Path) ->
         ax.set_xlabel("Firing rate (spikes per neuron per time step)")
         ax.set_title(ds, fontsize=9)
         ax.grid(True, axis="x", linewidth=0.4, alpha=0.5)
-        ax.set_xlim(0, min(1.0, max(max(v) for lab in rates[ds].values() for v in lab.values())
-                           * 1.25) or 1.0)
+        top = layers.loc[layers["dataset"] == ds, "rate"].max()
+        ax.set_xlim(0, min(1.0, top * 1.25) or 1.0)
     fig.tight_layout()
-    return _save_all(fig, path_stem)
-
-
-# --------------------------------------------------------------------------------------------
-# Sample grids
-
-
-def _to_numpy(images: Any) -> np.ndarray:
-    if isinstance(images, np.ndarray):
-        return images
-    if hasattr(images, "detach"):  # a torch Tensor; torch is not imported for numpy input
-        return images.detach().to("cpu").numpy()
-    raise TypeError(f"images must be a numpy array or a torch Tensor, got {type(images).__name__}")
-
-
-def sample_grid(images: Any, path: str | Path, nrow: int = 10, title: str | None = None) -> Path:
-    """Write a PNG grid of images.
-
-    Args:
-        images: ``(N, 1, H, W)`` or ``(N, H, W)``; float in ``[0, 1]`` or ``uint8`` in
-            ``[0, 255]``; numpy array or torch Tensor. ``N >= 1``.
-        path: the PNG file (suffix ``.png``).
-        nrow: images per row of the grid (``>= 1``).
-        title: drawn above the grid when given.
-
-    Returns:
-        ``path``.
-
-    Raises:
-        ValueError: bad shape, value range, ``nrow`` or suffix (the message says what is allowed).
-        TypeError: ``images`` is neither an array nor a Tensor.
-    """
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise ValueError(f"sample_grid writes PNG; path must end in .png, got {path}")
-    if not isinstance(nrow, int) or isinstance(nrow, bool) or nrow < 1:
-        raise ValueError(f"nrow must be an integer >= 1, got {nrow!r}")
-    arr = _to_numpy(images)
-    if arr.ndim == 4 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 3 or arr.shape[0] < 1:
-        raise ValueError(f"images must have shape (N, 1, H, W) or (N, H, W) with N >= 1, "
-                         f"got {tuple(arr.shape)}")
-    if arr.dtype == np.uint8:
-        arr = arr.astype(np.float32) / 255.0
-    elif np.issubdtype(arr.dtype, np.floating):
-        arr = arr.astype(np.float32)
-        if not np.all(np.isfinite(arr)):
-            raise ValueError("images contain NaN or inf; allowed: finite values in [0, 1]")
-        lo, hi = float(arr.min()), float(arr.max())
-        if lo < -1e-6 or hi > 1 + 1e-6:
-            raise ValueError(f"float images must lie in [0, 1], got [{lo:.4g}, {hi:.4g}]")
-        arr = np.clip(arr, 0.0, 1.0)
-    else:
-        raise ValueError(f"images must be float in [0, 1] or uint8, got dtype {arr.dtype}")
-    n, h, w = arr.shape
-    cols = min(nrow, n)
-    rows = math.ceil(n / cols)
-    pad = 2
-    grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad), 0.5, dtype=np.float32)
-    for i in range(n):
-        r, c = divmod(i, cols)
-        top, left = pad + r * (h + pad), pad + c * (w + pad)
-        grid[top:top + h, left:left + w] = arr[i]
-    plt = _pyplot()
-    scale = 2.0  # screen pixels per image pixel at _DPI
-    title_in = 0.3 if title else 0.0
-    fig = plt.figure(figsize=(grid.shape[1] * scale / _DPI, grid.shape[0] * scale / _DPI + title_in))
-    ax = fig.add_axes((0, 0, 1, grid.shape[0] * scale / _DPI / fig.get_figheight()))
-    ax.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-    ax.set_axis_off()
-    if title:
-        fig.text(0.5, 1 - title_in / 2 / fig.get_figheight(), title, ha="center", va="center",
-                 fontsize=8)
-    try:
-        return _save(fig, path, "png")
-    finally:
-        plt.close(fig)
+    return fig
 
 
 # --------------------------------------------------------------------------------------------
@@ -536,8 +470,9 @@ def _fid_text(record: Mapping[str, Any]) -> str:
     return f"FID {float(fid):.1f}"
 
 
-def sample_pages(records: Sequence[Mapping[str, Any]], figures_dir: str | Path) -> list[Path]:
-    """One page per data set with every method's sample grid; writes ``samples_<dataset>``.
+def sample_pages(records: Sequence[Mapping[str, Any]],
+                 figures_dir: str | Path) -> dict[str, Figure]:
+    """One page per data set with every method's sample grid.
 
     Each panel is one entry label's grid (the runner's PNG from the record's
     ``artifacts["samples"]``), titled with the label and that record's FID. All panels show the
@@ -547,13 +482,15 @@ def sample_pages(records: Sequence[Mapping[str, Any]], figures_dir: str | Path) 
     unreadable is left out with a warning; a data set with no grid at all gets no page.
 
     Args:
-        records: checked records (see :func:`benchmarks.tables.load_records`).
-        figures_dir: ``<results>/<suite>/figures``; the grids lie under its ``samples/``, and the
-            pages are written here as ``samples_<dataset>.png`` and ``.pdf``.
+        records: checked records (see :func:`benchmarks.frame.load_records`).
+        figures_dir: ``<results>/<suite>/figures``; the grids lie under its ``samples/``.
 
     Returns:
-        The files written (PNG and PDF per data set), or an empty list.
+        ``{dataset: page}`` in table order; :func:`write_figures` saves each as
+        ``samples_<dataset>``.
     """
+    from matplotlib.image import imread
+
     out = Path(figures_dir)
     # dataset -> label -> seed -> ok record
     by_ds: dict[str, dict[str, dict[int, Mapping[str, Any]]]] = {}
@@ -561,9 +498,8 @@ def sample_pages(records: Sequence[Mapping[str, Any]], figures_dir: str | Path) 
         if r.get("status") == "ok":
             by_ds.setdefault(r["dataset"]["name"], {}).setdefault(
                 r["adapter"]["label"], {})[r["seed"]] = r
-    order = [(row.dataset, row.label) for row in _ok_rows(records)]
-    plt = _pyplot()
-    written: list[Path] = []
+    order = list(zip(*(_ok_rows(records)[c] for c in ("dataset", "label")), strict=True))
+    pages: dict[str, Figure] = {}
     for ds in dict.fromkeys(d for d, _ in order):
         labels = [lab for d, lab in order if d == ds]
         common = set.intersection(*(set(by_ds[ds][lab]) for lab in labels))
@@ -578,7 +514,7 @@ def sample_pages(records: Sequence[Mapping[str, Any]], figures_dir: str | Path) 
                 missing.append(label)
                 continue
             try:
-                image = plt.imread(path)
+                image = imread(path)
             except (OSError, ValueError, SyntaxError) as exc:  # PIL: SyntaxError = not a PNG
                 log.warning("sample_pages %s: cannot read %s (%s); panel left out", ds, path, exc)
                 missing.append(label)
@@ -591,8 +527,8 @@ def sample_pages(records: Sequence[Mapping[str, Any]], figures_dir: str | Path) 
         nrows = math.ceil(len(panels) / ncols)
         # constrained layout keeps each panel's title clear of the grid above it (tight_layout
         # let the images of a row cover the titles of the next)
-        fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained",
-                                 figsize=(_PANEL_IN * ncols, _PANEL_IN * nrows + 0.9))
+        fig = _figure(figsize=(_PANEL_IN * ncols, _PANEL_IN * nrows + 0.9), layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=False)
         for ax in axes.flat:
             ax.set_axis_off()
         for ax, (label, rec, image) in zip(axes.flat, panels, strict=False):
@@ -609,8 +545,151 @@ def sample_pages(records: Sequence[Mapping[str, Any]], figures_dir: str | Path) 
         if missing:
             subtitle += f"; no grid for {', '.join(missing)}"
         fig.supxlabel(subtitle, fontsize=8, color="0.3")
-        written += _save_all(fig, out / f"samples_{ds}")
-    return written
+        pages[str(ds)] = fig
+    return pages
+
+
+# --------------------------------------------------------------------------------------------
+# Image grids drawn by the runner
+
+
+def _to_numpy(images: Any) -> np.ndarray:
+    if isinstance(images, np.ndarray):
+        return images
+    if hasattr(images, "detach"):  # a torch Tensor; torch is not imported for numpy input
+        return images.detach().to("cpu").numpy()
+    raise TypeError(f"images must be a numpy array or a torch Tensor, got {type(images).__name__}")
+
+
+def _floats_in(arr: np.ndarray, lo: float, hi: float, what: str) -> np.ndarray:
+    """``arr`` as float32 clipped to ``[lo, hi]``; values outside (beyond rounding) or NaN raise."""
+    arr = arr.astype(np.float32)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{what} contain NaN or inf; allowed: finite values in [{lo:g}, {hi:g}]")
+    low, high = float(arr.min()), float(arr.max())
+    if low < lo - 1e-6 or high > hi + 1e-6:
+        raise ValueError(f"float {what} must lie in [{lo:g}, {hi:g}], got [{low:.4g}, {high:.4g}]")
+    return np.clip(arr, lo, hi)
+
+
+def _check_png(path: str | Path, name: str) -> Path:
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"{name} writes PNG; path must end in .png, got {path}")
+    return path
+
+
+def _check_count(value: Any, name: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+
+
+def tile(images: Any, nrow: int = 10, pad: int = 2) -> np.ndarray:
+    """The image :func:`sample_grid` draws: ``images`` side by side, ``nrow`` to a row.
+
+    Args:
+        images: ``(N, 1, H, W)`` or ``(N, H, W)``; float in ``[0, 1]`` or ``uint8`` in
+            ``[0, 255]``; numpy array or torch Tensor. ``N >= 1``.
+        nrow: images per row (``>= 1``).
+        pad: pixels of mid-grey (0.5) around every image.
+
+    Returns:
+        float32 ``(rows * (H + pad) + pad, cols * (W + pad) + pad)`` in ``[0, 1]``.
+
+    Raises:
+        ValueError: bad shape, value range, dtype or ``nrow`` (the message says what is allowed).
+        TypeError: ``images`` is neither an array nor a Tensor.
+    """
+    _check_count(nrow, "nrow")
+    arr = _to_numpy(images)
+    if arr.ndim == 4 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 3 or arr.shape[0] < 1:
+        raise ValueError(f"images must have shape (N, 1, H, W) or (N, H, W) with N >= 1, "
+                         f"got {tuple(arr.shape)}")
+    if arr.dtype == np.uint8:
+        arr = arr.astype(np.float32) / 255.0
+    elif np.issubdtype(arr.dtype, np.floating):
+        arr = _floats_in(arr, 0.0, 1.0, "images")
+    else:
+        raise ValueError(f"images must be float in [0, 1] or uint8, got dtype {arr.dtype}")
+    n, h, w = arr.shape
+    cols = min(nrow, n)
+    rows = math.ceil(n / cols)
+    grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad), 0.5, dtype=np.float32)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        top, left = pad + r * (h + pad), pad + c * (w + pad)
+        grid[top:top + h, left:left + w] = arr[i]
+    return grid
+
+
+def sample_grid(images: Any, path: str | Path, nrow: int = 10, title: str | None = None) -> Path:
+    """Write a PNG grid of images (:func:`tile`), two screen pixels per image pixel.
+
+    Args:
+        images: see :func:`tile`.
+        path: the PNG file (suffix ``.png``).
+        nrow: images per row of the grid (``>= 1``).
+        title: drawn above the grid when given.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ValueError: bad shape, value range, ``nrow`` or suffix (the message says what is allowed).
+        TypeError: ``images`` is neither an array nor a Tensor.
+    """
+    path = _check_png(path, "sample_grid")
+    grid = tile(images, nrow)
+    scale = 2.0  # screen pixels per image pixel at _DPI
+    title_in = 0.3 if title else 0.0
+    fig = _figure(figsize=(grid.shape[1] * scale / _DPI,
+                           grid.shape[0] * scale / _DPI + title_in))
+    ax = fig.add_axes((0, 0, 1, grid.shape[0] * scale / _DPI / fig.get_figheight()))
+    ax.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        fig.text(0.5, 1 - title_in / 2 / fig.get_figheight(), title, ha="center", va="center",
+                 fontsize=8)
+    return save_figure(fig, path)
+
+
+def filter_grid(filters: Any, path: str | Path, *, title: str, ncols: int = 8) -> Figure:
+    """Write a PNG of an STDP adapter's layer-1 filters, one panel each, and return the figure.
+
+    Args:
+        filters: float ``(K, h, w)`` in ``[-1, 1]`` (each filter's on minus off channel), a torch
+            Tensor or numpy array, ``K >= 1``; drawn in gray from -1 (black) to 1 (white).
+        path: the PNG file (suffix ``.png``).
+        title: drawn above the panels.
+        ncols: panels per row (``>= 1``).
+
+    Returns:
+        The figure: one image per filter, in order, ``ncols`` to a row.
+
+    Raises:
+        ValueError: bad shape, dtype, value range, ``ncols`` or suffix.
+        TypeError: ``filters`` is neither an array nor a Tensor.
+    """
+    path = _check_png(path, "filter_grid")
+    _check_count(ncols, "ncols")
+    arr = _to_numpy(filters)
+    if arr.ndim != 3 or arr.shape[0] < 1:
+        raise ValueError(f"filters must have shape (K, h, w) with K >= 1, got {tuple(arr.shape)}")
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise ValueError(f"filters must be float in [-1, 1], got dtype {arr.dtype}")
+    arr = _floats_in(arr, -1.0, 1.0, "filters")
+    rows = math.ceil(len(arr) / ncols)
+    fig = _figure(figsize=(ncols * 0.9, rows * 0.9))
+    axes = fig.subplots(rows, ncols, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(arr):
+            ax.imshow(arr[i], cmap="gray", vmin=-1, vmax=1)
+    fig.suptitle(title, fontsize=8)
+    save_figure(fig, path, dpi=_FILTER_DPI)
+    return fig
 
 
 # --------------------------------------------------------------------------------------------
@@ -627,12 +706,17 @@ def write_figures(records: Sequence[Mapping[str, Any]], figures_dir: str | Path)
         The files written.
     """
     out = Path(figures_dir)
-    written: list[Path] = []
     if not records:
         log.info("write_figures: no records; no figures")
-        return written
-    written += fid_vs_energy(records, out / "fid_vs_energy")
-    written += fid_vs_timesteps(records, out / "fid_vs_timesteps")
-    written += firing_rates(records, out / "firing_rates")
-    written += sample_pages(records, out)
+        return []
+    figures: dict[str, Figure | None] = {
+        "fid_vs_energy": fid_vs_energy(records),
+        "fid_vs_timesteps": fid_vs_timesteps(records),
+        "firing_rates": firing_rates(records),
+        **{f"samples_{ds}": page for ds, page in sample_pages(records, out).items()},
+    }
+    written: list[Path] = []
+    for stem, fig in figures.items():
+        if fig is not None:
+            written += _save_all(fig, out / stem)
     return written

@@ -1,42 +1,41 @@
 """Tables as a pure function of the records: Markdown, LaTeX (booktabs) and CSV.
 
-Nothing here trains, samples or imports an adapter: the input is the list of cell records
-(``benchmarks.records``), the output three files per suite. Better directions, labels and units come
-from ``benchmarks.metrics.keys``; nothing here decides on its own that a metric is "lower is
+Nothing here trains, samples or imports an adapter. The records become one tidy DataFrame (a row
+per cell, :func:`benchmarks.frame.cells`), reduced over seeds to a row per ``(dataset, label)``
+(:func:`benchmarks.frame.summarize`: mean, sample std with ``ddof=1`` and ``n`` over the ok
+seeds). That frame is written as CSV with ``DataFrame.to_csv``; for each data set a frame of
+display strings is rendered as Markdown and, through ``Styler.to_latex``, as a booktabs LaTeX
+table. Which metrics are columns, their order, labels, units, formats and better directions come
+from :mod:`benchmarks.metrics.keys`; nothing here decides on its own that a metric is "lower is
 better".
 
-Rows are keyed by ``(dataset, adapter.label)``. Over the seeds of a row, each metric is reported as
-the mean and the sample standard deviation (``ddof=1``) of the records with status ``"ok"``, with
-their count ``n``. A failed or skipped record never enters a mean; a row whose every record failed
-shows as ``failed: <reason>`` (never as a number).
-
-Output is deterministic: the same records give byte-identical files.
+A failed or skipped record never enters a mean; a row whose every record failed shows as
+``failed: <reason>`` (never as a number). The same records give byte-identical files.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import math
-import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks import records as rec
+import pandas as pd
+
+from adapters.io import atomic_write_text
+from benchmarks import frame as F
+from benchmarks.frame import load_records
 from benchmarks.metrics import keys as K
 
-log = logging.getLogger(__name__)
+__all__ = ["BACKEND_TITLES", "Table", "build_tables", "dataset_notes", "energy_unit",
+           "load_records", "render_csv", "render_latex", "render_markdown", "tex_escape",
+           "write_tables"]
 
-#: Rows are grouped in this backend order; unknown backends follow, alphabetically.
-BACKEND_ORDER: tuple[str, ...] = ("ann", "surrogate", "conversion", "stdp")
-#: Data sets in this order; unknown ones follow, alphabetically.
-DATASET_ORDER: tuple[str, ...] = ("mnist", "fashion-mnist")
+log = logging.getLogger(__name__)
 
 #: How the LaTeX tables title each backend's group of rows (unknown backends: their name).
 BACKEND_TITLES: dict[str, str] = {
@@ -46,284 +45,68 @@ BACKEND_TITLES: dict[str, str] = {
     "stdp": "STDP (spyker)",
 }
 
-_NOT_APPLICABLE = "—"
-_REASON_CHARS = 70
+NOT_APPLICABLE = "—"
 
 
 # --------------------------------------------------------------------------------------------
-# Reading records
-
-
-def load_records(records_dir: str | Path) -> list[dict[str, Any]]:
-    """Read and check every ``*.json`` record in ``records_dir``, in file-name order.
-
-    Each file is checked by :func:`benchmarks.records.read_record` (JSON object, ``schema_version``
-    1, required keys, status) and then for the fields tables need (``adapter.label``,
-    ``adapter.backend``, ``dataset.name``, an integer ``seed``, a ``metrics`` mapping).
-
-    Args:
-        records_dir: a suite's ``records`` folder.
-
-    Returns:
-        The records, as parsed JSON objects.
-
-    Raises:
-        FileNotFoundError: ``records_dir`` is not a directory.
-        ValueError: a record is invalid; the message names the file and the bad value.
-    """
-    folder = Path(records_dir)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"records folder {folder} does not exist")
-    records = []
-    for path in sorted(folder.glob("*.json")):
-        data = rec.read_record(path)
-        _check_fields(data, path)
-        records.append(data)
-    if not records:
-        log.warning("no records (*.json) in %s", folder)
-    return records
-
-
-def _check_fields(data: Mapping[str, Any], path: Path) -> None:
-    for section, names in (("adapter", ("label", "name", "backend")), ("dataset", ("name",))):
-        value = data[section]
-        if not isinstance(value, Mapping):
-            raise ValueError(f"record {path}: {section!r} must be an object, got {value!r}")
-        for name in names:
-            if not isinstance(value.get(name), str) or not value.get(name):
-                raise ValueError(f"record {path}: {section}.{name} must be a non-empty string, "
-                                 f"got {value.get(name)!r}")
-    seed = data["seed"]
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ValueError(f"record {path}: seed must be an integer, got {seed!r}")
-    metrics = data["metrics"]
-    if data["status"] == "ok" and not isinstance(metrics, Mapping):
-        raise ValueError(f"record {path}: metrics must be an object for status 'ok', "
-                         f"got {metrics!r}")
-    if isinstance(metrics, Mapping):
-        for key, value in metrics.items():
-            if value is not None and (isinstance(value, bool)
-                                      or not isinstance(value, int | float)):
-                raise ValueError(f"record {path}: metrics[{key!r}] must be a number or null, "
-                                 f"got {value!r}")
-
-
-# --------------------------------------------------------------------------------------------
-# Aggregation
-
-
-@dataclass(frozen=True)
-class Stat:
-    """One metric of one row over its ok seeds.
-
-    Attributes:
-        mean: mean over the seeds that report the metric; ``None`` when none does (not applicable).
-        std: sample standard deviation (``ddof=1``); ``None`` when fewer than two values.
-        n: how many seeds report the metric.
-    """
-
-    mean: float | None
-    std: float | None
-    n: int
-
-    @classmethod
-    def of(cls, values: Sequence[float]) -> Stat:
-        """Mean and sample std of ``values`` (finite floats)."""
-        n = len(values)
-        if n == 0:
-            return cls(None, None, 0)
-        mean = math.fsum(values) / n
-        std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else None
-        return cls(mean, std, n)
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A record of a row that is not ok: its seed, status and a one-line reason."""
-
-    seed: int
-    status: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Row:
-    """One (data set, adapter label) over its seeds.
-
-    Attributes:
-        dataset: data set name.
-        label: the suite entry's label (several labels may share one adapter, e.g. a T sweep).
-        adapter: the registry name of the adapter.
-        backend: ``"ann" | "surrogate" | "conversion" | "stdp"`` (or another string).
-        family: ``"vae" | "gan" | "autoencoder"`` or ``""`` when unknown.
-        status: ``"ok"`` when at least one seed is ok; else ``"failed"`` (any failed) or
-            ``"skipped"``.
-        seeds: every seed recorded, sorted.
-        n_ok: seeds with status ok (the ones in the means).
-        metrics: metric key -> :class:`Stat` over the ok seeds.
-        failures: the seeds that are not ok, with their reasons.
-    """
-
-    dataset: str
-    label: str
-    adapter: str
-    backend: str
-    family: str
-    status: str
-    seeds: tuple[int, ...]
-    n_ok: int
-    metrics: Mapping[str, Stat] = field(default_factory=dict)
-    failures: tuple[Failure, ...] = ()
-
-    @property
-    def error(self) -> str | None:
-        """The first non-ok seed's ``"<status>: <reason>"``, or ``None`` when all are ok."""
-        if not self.failures:
-            return None
-        first = self.failures[0]
-        return f"{first.status}: {first.reason}"
-
-    def stat(self, key: str) -> Stat:
-        """The :class:`Stat` of ``key`` (an empty one when no seed reports it)."""
-        return self.metrics.get(key, Stat(None, None, 0))
-
-
-def _order(value: str, preferred: Sequence[str]) -> tuple[int, str]:
-    return (preferred.index(value), "") if value in preferred else (len(preferred), value)
-
-
-def _natural(text: str) -> tuple[Any, ...]:
-    """Sort key that puts ``T4`` before ``T16``."""
-    return tuple((0, int(part)) if part.isdigit() else (1, part)
-                 for part in re.split(r"(\d+)", text))
-
-
-def short_reason(error: Any, limit: int = _REASON_CHARS) -> str:
-    """``"<type>: <first line of message>"`` of a record's error, cut to ``limit`` characters."""
-    if not isinstance(error, Mapping):
-        return "no error recorded" if error is None else str(error)[:limit]
-    kind = str(error.get("type") or "").strip()
-    lines = str(error.get("message") or "").strip().splitlines()
-    message = lines[0].strip() if lines else ""
-    text = f"{kind}: {message}" if kind and message else (kind or message or "no message")
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def metric_keys(records: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Metric keys present in ``records``: those of ``keys.METRICS`` in its order, then others."""
-    seen: set[str] = set()
-    for r in records:
-        if isinstance(r.get("metrics"), Mapping):
-            seen.update(r["metrics"])
-    known = [k for k in K.METRICS if k in seen]
-    return known + sorted(seen - set(K.METRICS))
-
-
-def aggregate(records: Sequence[Mapping[str, Any]]) -> list[Row]:
-    """Group records by (data set, label) and reduce each group over its seeds.
-
-    Args:
-        records: checked records (see :func:`load_records`).
-
-    Returns:
-        Rows sorted by data set (``DATASET_ORDER`` first), then backend (``BACKEND_ORDER``), then
-        label (natural order). Groups whose every record failed or was skipped are included.
-
-    Raises:
-        ValueError: two records for the same (data set, label, seed), or records of one label
-            that disagree on adapter name or backend.
-    """
-    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
-    for r in records:
-        groups.setdefault((r["dataset"]["name"], r["adapter"]["label"]), []).append(r)
-    keys = metric_keys(records)
-    rows = []
-    for (dataset, label), members in groups.items():
-        members = sorted(members, key=lambda r: r["seed"])
-        seeds = [r["seed"] for r in members]
-        dup = sorted({s for s in seeds if seeds.count(s) > 1})
-        if dup:
-            raise ValueError(f"{label} on {dataset} has more than one record for seed(s) {dup}; "
-                             f"remove the stale one(s)")
-        idents = {(r["adapter"]["name"], r["adapter"]["backend"]) for r in members}
-        if len(idents) > 1:
-            raise ValueError(f"label {label!r} on {dataset} names different adapters/backends "
-                             f"{sorted(idents)}; a label must stand for one adapter")
-        ok = [r for r in members if r["status"] == "ok"]
-        stats = {}
-        for key in keys:
-            values = [float(r["metrics"][key]) for r in ok if r["metrics"].get(key) is not None]
-            values = [v for v in values if math.isfinite(v)]
-            stats[key] = Stat.of(values)
-        failures = tuple(Failure(r["seed"], r["status"], short_reason(r.get("error")))
-                         for r in members if r["status"] != "ok")
-        if ok:
-            status = "ok"
-        else:
-            status = "failed" if any(f.status == "failed" for f in failures) else "skipped"
-        head = members[0]["adapter"]
-        rows.append(Row(dataset=dataset, label=label, adapter=head["name"],
-                        backend=head["backend"], family=str(head.get("family") or ""),
-                        status=status, seeds=tuple(seeds), n_ok=len(ok), metrics=stats,
-                        failures=failures))
-    rows.sort(key=lambda row: (_order(row.dataset, DATASET_ORDER),
-                               _order(row.backend, BACKEND_ORDER), _natural(row.label)))
-    return rows
+# What a data set's caption states
 
 
 @dataclass(frozen=True)
 class DatasetNotes:
-    """What a data set's table must state: how its numbers were measured and its scale anchors.
+    """How a data set's numbers were measured and its scale anchors.
 
-    Every field lists the distinct values found in the ok records (normally one each).
+    Every tuple lists the distinct values found in the ok cells (normally one each); the anchors
+    are ``(mean, std)`` over those cells (``None`` where absent).
     """
 
     dataset: str
-    suites: tuple[str, ...]
-    feature_extractors: tuple[str, ...]
-    feature_net_accuracies: tuple[float, ...]
-    n_samples: tuple[int, ...]
-    energy_models: tuple[str, ...]
-    energy_model_descs: tuple[str, ...]
-    fid_data_floor: Stat
-    fid_noise_ceiling: Stat
+    feature_extractors: tuple[Any, ...]
+    feature_net_accuracies: tuple[Any, ...]
+    n_samples: tuple[Any, ...]
+    energy_models: tuple[Any, ...]
+    energy_model_descs: tuple[Any, ...]
+    fid_data_floor: tuple[float | None, float | None]
+    fid_noise_ceiling: tuple[float | None, float | None]
 
 
-def dataset_notes(records: Sequence[Mapping[str, Any]]) -> dict[str, DatasetNotes]:
-    """Per data set: feature extractor, sample count, energy model and FID anchors of its records.
+def _nan_to_none(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
+def dataset_notes(cells: pd.DataFrame) -> dict[str, DatasetNotes]:
+    """Per data set of a :func:`benchmarks.frame.cells` frame: feature extractor, sample count,
+    energy model and FID anchors of its ok cells.
 
     Mixed values (e.g. two energy models in one table) are listed, and logged as a warning.
     """
-    by_ds: dict[str, list[Mapping[str, Any]]] = {}
-    for r in records:
-        by_ds.setdefault(r["dataset"]["name"], []).append(r)
     out = {}
-    for ds, members in by_ds.items():
-        ok = [r for r in members if r["status"] == "ok"]
+    for ds, members in cells.groupby("dataset", sort=False):
+        ok = members[members["status"] == "ok"]
 
-        def distinct(name: str, rows: list[Mapping[str, Any]] = ok) -> tuple[Any, ...]:
-            values = {(r.get("metric_config") or {}).get(name) for r in rows}
-            values.discard(None)
+        def distinct(name: str, ok: pd.DataFrame = ok) -> tuple[Any, ...]:
+            values = {v for v in ok[F.CONFIG_PREFIX + name] if v is not None}
             return tuple(sorted(values, key=str))
 
+        def anchor(key: str, ok: pd.DataFrame = ok) -> tuple[float | None, float | None]:
+            values = ok[key] if key in ok else pd.Series([], dtype=float)
+            return _nan_to_none(F.mean(values)), _nan_to_none(F.std(values))
+
         notes = DatasetNotes(
-            dataset=ds,
-            suites=tuple(sorted({str(r["suite"]) for r in members})),
+            dataset=str(ds),
             feature_extractors=distinct("feature_extractor"),
             feature_net_accuracies=distinct("feature_net_test_accuracy"),
             n_samples=distinct("n_samples"),
             energy_models=distinct("energy_model"),
             energy_model_descs=distinct("energy_model_desc"),
-            fid_data_floor=Stat.of([float(r["metrics"][K.FID_DATA_FLOOR]) for r in ok
-                                    if r["metrics"].get(K.FID_DATA_FLOOR) is not None]),
-            fid_noise_ceiling=Stat.of([float(r["metrics"][K.FID_NOISE_CEILING]) for r in ok
-                                       if r["metrics"].get(K.FID_NOISE_CEILING) is not None]),
+            fid_data_floor=anchor(K.FID_DATA_FLOOR),
+            fid_noise_ceiling=anchor(K.FID_NOISE_CEILING),
         )
         for name in ("feature_extractors", "n_samples", "energy_models"):
             if len(getattr(notes, name)) > 1:
                 log.warning("%s: records mix %s %s; the table lists them all", ds, name,
                             getattr(notes, name))
-        out[ds] = notes
+        out[str(ds)] = notes
     return out
 
 
@@ -331,27 +114,7 @@ def dataset_notes(records: Sequence[Mapping[str, Any]]) -> dict[str, DatasetNote
 # Formatting
 
 
-def _fixed(decimals: int) -> Callable[[float], str]:
-    return lambda x: f"{x:.{decimals}f}"
-
-
-def _sig(x: float, digits: int = 3) -> str:
-    """``x`` with ``digits`` significant digits in fixed notation (no exponent)."""
-    if x == 0:
-        return "0"
-    decimals = max(0, digits - 1 - math.floor(math.log10(abs(x))))
-    return f"{x:.{decimals}f}"
-
-
-def _si(x: float) -> str:
-    """A count with an SI suffix: 950, 12.3k, 4.56M, 1.20G."""
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= scale:
-            return _sig(x / scale) + suffix
-    return _sig(x)
-
-
-_SI_SCALE = {"k": 1e3, "M": 1e6, "G": 1e9}
+_SI_SCALE = {suffix: scale for suffix, scale in K.SI_SUFFIXES}
 
 
 def _like(text: str, x: float) -> str:
@@ -363,43 +126,7 @@ def _like(text: str, x: float) -> str:
     return f"{x / _SI_SCALE.get(suffix, 1.0):.{decimals}f}{suffix}"
 
 
-@dataclass(frozen=True)
-class Column:
-    """A metric column of the summary tables.
-
-    Attributes:
-        key: metric key in ``benchmarks.metrics.keys``.
-        fmt: formats one value (already scaled to the column's unit).
-        show_std: whether ``± std`` is shown (not for context columns such as T).
-        bold_best: whether the best value is marked. Off for the per-operation-type counts
-            (spikes, synaptic ops, MACs): an ANN's zero spikes or an SNN's zero MACs is not "best"
-            at anything; energy is the column that weighs the operation types against each other.
-    """
-
-    key: str
-    fmt: Callable[[float], str]
-    show_std: bool = True
-    bold_best: bool = True
-
-
-#: The columns of summary.md / summary.tex, in order (CSV holds every metric).
-TABLE_COLUMNS: tuple[Column, ...] = (
-    Column(K.FID, _fixed(2)),
-    Column(K.KID, _fixed(4)),
-    Column(K.PRECISION, _fixed(3)),
-    Column(K.RECALL, _fixed(3)),
-    Column(K.RECON_MSE, _fixed(4)),
-    Column(K.SPIKES, _si, bold_best=False),
-    Column(K.SYNAPTIC_OPS, _si, bold_best=False),
-    Column(K.MACS, _si, bold_best=False),
-    Column(K.ENERGY_NJ, _sig),
-    Column(K.ENERGY_RATIO, _sig),
-    Column(K.TIMESTEPS, _fixed(0), show_std=False),
-    Column(K.TRAIN_SECONDS, _fixed(0)),
-    Column(K.CLASSES_COVERED, _fixed(1)),
-)
-
-#: Energy units, nJ-based: the table picks the largest unit in which its biggest value is >= 1.
+#: Energy units, nJ-based: the table picks the largest unit in which its biggest value is >= 10.
 _ENERGY_UNITS: tuple[tuple[str, float], ...] = (("mJ", 1e6), ("µJ", 1e3), ("nJ", 1.0))
 
 
@@ -414,89 +141,114 @@ def energy_unit(values: Iterable[float | None]) -> tuple[str, float]:
 
 
 @dataclass(frozen=True)
-class Cell:
-    """A formatted table cell: mean and std strings (empty when absent) and whether it is best."""
+class Table:
+    """One data set's table, formatted but not yet rendered.
 
-    mean: str
-    std: str = ""
-    bold: bool = False
-    not_applicable: bool = False
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """One data set's table, formatted but not yet rendered."""
+    Attributes:
+        dataset: the data set.
+        rows: its rows of :func:`benchmarks.frame.summarize`, in table order (index 0..n-1).
+        columns: the metric columns (:func:`benchmarks.metrics.keys.table_columns`).
+        units: the unit shown per column key (the energy column's is rescaled).
+        means, stds: display strings, one column per metric key: ``""`` where absent, the mean
+            of a ``failed``/``skipped`` row included; ``NOT_APPLICABLE`` where no seed reports it.
+        best: ``True`` where a cell is the column's best (ties all best).
+        notes: the caption sentences (plain text, unescaped).
+    """
 
     dataset: str
-    headers: tuple[tuple[str, str, bool | None], ...]  # (label, unit, higher_is_better)
-    rows: tuple[Row, ...]
-    cells: tuple[tuple[Cell, ...], ...]  # per row, per TABLE_COLUMNS entry
+    rows: pd.DataFrame
+    columns: tuple[K.MetricSpec, ...]
+    units: Mapping[str, str]
+    means: pd.DataFrame
+    stds: pd.DataFrame
+    best: pd.DataFrame
     energy_unit: str
-    notes: DatasetNotes | None
+    notes: tuple[str, ...]
+
+    def text(self, i: int, key: str) -> str:
+        """Row ``i``'s cell of ``key`` as ``"mean ± std"`` (or the mean alone)."""
+        std = self.stds.at[i, key]
+        return self.means.at[i, key] + (f" ± {std}" if std else "")
 
 
-def _header(column: Column, unit_override: str | None = None) -> tuple[str, str, bool | None]:
-    spec = K.spec(column.key)
-    return spec.label, unit_override if unit_override is not None else spec.unit, \
-        spec.higher_is_better
+def _format_column(spec: K.MetricSpec, rows: pd.DataFrame, scale: float) -> tuple[
+        list[str], list[str], list[bool]]:
+    """Mean and std strings of one column and which rows hold its best value.
 
-
-def build_table(rows: Sequence[Row], notes: DatasetNotes | None = None) -> TableSpec:
-    """Format one data set's rows; mark the best mean per directed column (ties all bold).
-
-    Best is judged among ok rows on the displayed value, in the direction of
-    ``keys.METRICS[key].higher_is_better``; columns without a direction, with ``bold_best`` off,
-    or with fewer than two ok rows reporting them, get no bold.
+    Best is judged among ok rows on the mean, in the direction of ``spec.higher_is_better``; every
+    row whose displayed mean equals the best's is best. Columns without a direction, with
+    ``bold_best`` off, or with fewer than two ok rows reporting them have no best.
     """
-    if len({r.dataset for r in rows}) > 1:
-        raise ValueError(f"build_table takes one data set's rows, got data sets "
-                         f"{sorted({r.dataset for r in rows})}")
-    unit, scale = energy_unit(r.stat(K.ENERGY_NJ).mean for r in rows if r.status == "ok")
-    headers = []
-    columns_cells: list[list[Cell]] = []
-    for column in TABLE_COLUMNS:
-        div = scale if column.key == K.ENERGY_NJ else 1.0
-        headers.append(_header(column, unit if column.key == K.ENERGY_NJ else None))
-        direction = K.spec(column.key).higher_is_better
-        shown: list[Cell] = []
-        means: list[tuple[float, str] | None] = []
-        for row in rows:
-            st = row.stat(column.key)
-            if row.status != "ok":
-                shown.append(Cell(""))
-                means.append(None)
-            elif st.mean is None:
-                shown.append(Cell(_NOT_APPLICABLE, not_applicable=True))
-                means.append(None)
-            else:
-                text = column.fmt(st.mean / div)
-                std = _like(text, st.std / div) if column.show_std and st.std else ""
-                shown.append(Cell(text, std))
-                means.append((st.mean, text))
-        present = [m for m in means if m is not None]
-        if column.bold_best and direction is not None and len(present) >= 2:
-            pick = max if direction else min
-            best_text = pick(present, key=lambda m: m[0])[1]
-            shown = [Cell(c.mean, c.std, bold=True) if m is not None and m[1] == best_text else c
-                     for c, m in zip(shown, means, strict=True)]
-        columns_cells.append(shown)
-    cells = tuple(tuple(col[i] for col in columns_cells) for i in range(len(rows)))
-    return TableSpec(dataset=rows[0].dataset if rows else "", headers=tuple(headers),
-                     rows=tuple(rows), cells=cells, energy_unit=unit, notes=notes)
+    means, stds, shown = [], [], []
+    for _, row in rows.iterrows():
+        mean = F.value(row, spec.key)
+        if row["status"] != "ok":
+            means.append("")
+            stds.append("")
+            shown.append(None)
+        elif mean is None or not spec.applies_to(row["family"]):
+            means.append(NOT_APPLICABLE)
+            stds.append("")
+            shown.append(None)
+        else:
+            text = spec.format(mean / scale)
+            std = F.value(row, spec.key, "std")
+            means.append(text)
+            stds.append(_like(text, std / scale) if spec.show_std and std else "")
+            shown.append((mean, text))
+    present = [s for s in shown if s is not None]
+    best = [False] * len(shown)
+    if spec.bold_best and spec.higher_is_better is not None and len(present) >= 2:
+        pick = max if spec.higher_is_better else min
+        best_text = pick(present, key=lambda s: s[0])[1]
+        best = [s is not None and s[1] == best_text for s in shown]
+    return means, stds, best
 
 
-def _seeds_text(row: Row) -> str:
-    total = len(row.seeds)
-    return str(row.n_ok) if row.n_ok == total else f"{row.n_ok}/{total}"
+def build_table(rows: pd.DataFrame, cells: pd.DataFrame,
+                notes: DatasetNotes | None = None) -> Table:
+    """Format one data set's summary ``rows`` (their failures are looked up in ``cells``)."""
+    datasets = sorted(set(rows["dataset"]))
+    if len(datasets) > 1:
+        raise ValueError(f"build_table takes one data set's rows, got data sets {datasets}")
+    rows = rows.reset_index(drop=True)
+    ok = rows[rows["status"] == "ok"]
+    unit, scale = energy_unit(F.value(r, K.ENERGY_NJ) for _, r in ok.iterrows())
+    columns = K.table_columns()
+    means, stds, best = {}, {}, {}
+    for spec in columns:
+        means[spec.key], stds[spec.key], best[spec.key] = _format_column(
+            spec, rows, scale if spec.key == K.ENERGY_NJ else 1.0)
+    units = {spec.key: unit if spec.key == K.ENERGY_NJ else spec.unit for spec in columns}
+    table = Table(dataset=datasets[0] if datasets else "", rows=rows, columns=columns,
+                  units=units, means=pd.DataFrame(means), stds=pd.DataFrame(stds),
+                  best=pd.DataFrame(best), energy_unit=unit, notes=())
+    return replace(table, notes=tuple(_notes_sentences(table, cells, notes)))
+
+
+def _failure_text(row: Mapping[str, Any]) -> str:
+    """``"<status>: <first non-ok seed's reason>"`` of a row with no ok seed."""
+    return f"{row['status']}: {row['error'].partition(': ')[2]}"
+
+
+def _seeds_text(row: Mapping[str, Any]) -> str:
+    total, n_ok = int(row["n_records"]), int(row["n_ok"])
+    return str(n_ok) if n_ok == total else f"{n_ok}/{total}"
 
 
 def _fmt_set(values: Sequence[Any], fmt: Callable[[Any], str] = str) -> str:
     return " / ".join(fmt(v) for v in values) if values else "not recorded"
 
 
-def _notes_sentences(spec: TableSpec) -> list[str]:
+def _anchor(stat: tuple[float | None, float | None]) -> str:
+    mean, std = stat
+    if mean is None:
+        return "not recorded"
+    return f"{mean:.2f}" + (f" ± {std:.2f}" if std else "")
+
+
+def _notes_sentences(table: Table, cells: pd.DataFrame, n: DatasetNotes | None) -> list[str]:
     """The caption/notes of a table, as plain (unescaped) sentences."""
-    n = spec.notes
     out = []
     if n is not None:
         acc = _fmt_set(n.feature_net_accuracies, lambda a: f"{100 * float(a):.2f}%")
@@ -506,24 +258,33 @@ def _notes_sentences(spec: TableSpec) -> list[str]:
                    f"noise ceiling (Bernoulli noise vs test) {_anchor(n.fid_noise_ceiling)}.")
         desc = f" ({_fmt_set(n.energy_model_descs)})" if n.energy_model_descs else ""
         out.append(f"Energy model {_fmt_set(n.energy_models)}{desc}; energy per sample in "
-                   f"{spec.energy_unit}; energy ratio relative to the ANN baseline of the same "
+                   f"{table.energy_unit}; energy ratio relative to the ANN baseline of the same "
                    f"family.")
-    out.append("Mean ± sample std over seeds (no ± where every seed gave the same value); n = ok seeds (of all recorded); failed seeds are "
-               "not in the means. ↓ lower is better, ↑ higher is better; best in bold (not for the "
-               f"operation counts, whose kinds differ in cost); {_NOT_APPLICABLE} not applicable; "
-               "k, M, G: thousands, millions, billions.")
-    partial = [f"{r.label}: seed {f.seed} {f.status} ({f.reason})"
-               for r in spec.rows if r.status == "ok" for f in r.failures]
+    out.append("Mean ± sample std over seeds (no ± where every seed gave the same value); "
+               "n = ok seeds (of all recorded); failed seeds are not in the means. ↓ lower is "
+               "better, ↑ higher is better; best in bold (not for the operation counts, whose "
+               f"kinds differ in cost); {NOT_APPLICABLE} not applicable; k, M, G: thousands, "
+               "millions, billions.")
+    partial = [f"{row['label']}: seed {f.seed} {f.status} ({f.reason})"
+               for _, row in table.rows.iterrows() if row["status"] == "ok"
+               for f in F.failures(cells, row["dataset"], row["label"]).itertuples()]
     if partial:
         out.append("Seeds left out: " + "; ".join(partial) + ".")
     return out
 
 
-def _anchor(st: Stat) -> str:
-    if st.mean is None:
-        return "not recorded"
-    text = f"{st.mean:.2f}"
-    return text + (f" ± {st.std:.2f}" if st.std else "")
+def build_tables(records: Sequence[Mapping[str, Any]]) -> list[Table]:
+    """One :class:`Table` per data set, in ``DATASET_ORDER`` (their rows, stacked, are the
+    whole :func:`benchmarks.frame.summarize` frame)."""
+    cells = F.cells(records)
+    summary = F.summarize(cells)
+    notes = dataset_notes(cells)
+    return [build_table(rows, cells, notes.get(str(ds)))
+            for ds, rows in summary.groupby("dataset", sort=False)]
+
+
+def _arrow(direction: bool | None) -> str:
+    return {True: " ↑", False: " ↓", None: ""}[direction]
 
 
 # --------------------------------------------------------------------------------------------
@@ -534,33 +295,29 @@ def _md_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
 
 
-def _arrow(direction: bool | None) -> str:
-    return {True: " ↑", False: " ↓", None: ""}[direction]
-
-
-def render_markdown(specs: Sequence[TableSpec], title: str) -> str:
+def render_markdown(tables: Sequence[Table], title: str) -> str:
     """Markdown: a heading and a table per data set, then its notes."""
     lines = [f"# {title}", ""]
-    for spec in specs:
-        lines += [f"## {spec.dataset}", ""]
+    for table in tables:
+        lines += [f"## {table.dataset}", ""]
         head = ["Method", "Backend", "Family", "n"]
-        for label, unit, direction in spec.headers:
-            head.append(f"{label}{f' ({unit})' if unit else ''}{_arrow(direction)}")
+        for spec in table.columns:
+            unit = table.units[spec.key]
+            head.append(f"{spec.label}{f' ({unit})' if unit else ''}{_arrow(spec.higher_is_better)}")
         lines.append("| " + " | ".join(head) + " |")
         lines.append("|" + "|".join([":--"] * 3 + ["--:"] * (len(head) - 3)) + "|")
-        for row, cells in zip(spec.rows, spec.cells, strict=True):
-            front = [_md_escape(row.label), _md_escape(row.backend), _md_escape(row.family),
-                     _seeds_text(row)]
-            if row.status != "ok":
-                body = [f"**{row.status}**: {_md_escape(row.failures[0].reason)}"]
-                body += [""] * (len(cells) - 1)
+        for i, row in table.rows.iterrows():
+            front = [_md_escape(row["label"]), _md_escape(row["backend"]),
+                     _md_escape(row["family"]), _seeds_text(row)]
+            if row["status"] != "ok":
+                status, _, reason = _failure_text(row).partition(": ")
+                body = [f"**{status}**: {_md_escape(reason)}"]
+                body += [""] * (len(table.columns) - 1)
             else:
-                body = []
-                for c in cells:
-                    text = c.mean + (f" ± {c.std}" if c.std else "")
-                    body.append(f"**{text}**" if c.bold else text)
+                body = [f"**{table.text(i, s.key)}**" if table.best.at[i, s.key]
+                        else table.text(i, s.key) for s in table.columns]
             lines.append("| " + " | ".join(front + body) + " |")
-        lines += ["", "*Notes.* " + " ".join(_md_escape(s) for s in _notes_sentences(spec)), ""]
+        lines += ["", "*Notes.* " + " ".join(_md_escape(s) for s in table.notes), ""]
     return "\n".join(lines)
 
 
@@ -593,120 +350,92 @@ def tex_escape(text: str) -> str:
     return "".join(out)
 
 
-def _tex_cell(c: Cell) -> str:
-    if c.not_applicable:
-        return "---"
-    mean = rf"\textbf{{{tex_escape(c.mean)}}}" if c.bold else tex_escape(c.mean)
-    return mean + (rf" $\pm$ {tex_escape(c.std)}" if c.std else "")
+def _overhang(text: str) -> str:
+    """``text`` left-aligned in its cell and running on over the empty cells to its right: a
+    title or failure row keeps the table's column count (``Styler`` writes every cell)."""
+    return rf"\multicolumn{{1}}{{l}}{{\rlap{{\emph{{{tex_escape(text)}}}}}}}"
 
 
-def render_latex(specs: Sequence[TableSpec], title: str) -> str:
-    """LaTeX: one booktabs ``table`` per data set; needs only ``\\usepackage{booktabs}``.
+def _tex_cell(table: Table, i: int, key: str) -> str:
+    """Row ``i``'s cell of ``key``, escaped; a best mean in bold (its ``± std`` is not, which keeps
+    the bold columns as narrow as the others)."""
+    mean, std = table.means.at[i, key], table.stds.at[i, key]
+    text = rf"\textbf{{{tex_escape(mean)}}}" if table.best.at[i, key] else tex_escape(mean)
+    return text + (rf" $\pm$ {tex_escape(std)}" if std else "")
+
+
+def _latex_frame(table: Table) -> pd.DataFrame:
+    """The cells of one LaTeX table, escaped.
+
+    Columns are ``(name, unit and direction)`` pairs, rendered as two header rows. Each backend's
+    rows come under a title row; a ``\\midrule`` opens every group but the first (the header's
+    rule opens that one).
+    """
+    columns = [("Method", ""), ("$n$", "")]
+    for spec in table.columns:
+        unit = table.units[spec.key]
+        columns.append((tex_escape(spec.label.removesuffix("/sample")),  # "per sample": caption
+                        " ".join(x for x in (f"({tex_escape(unit)})" if unit else "",
+                                             tex_escape(_arrow(spec.higher_is_better).strip()))
+                                 if x)))
+    blank = [""] * len(table.columns)
+    body = []
+    previous = None
+    for i, row in table.rows.iterrows():
+        if row["backend"] != previous:
+            rule = r"\midrule " if previous is not None else ""
+            body.append([rule + _overhang(BACKEND_TITLES.get(row["backend"], row["backend"])),
+                         "", *blank])
+        previous = row["backend"]
+        if row["status"] != "ok":
+            cells = [_overhang(_failure_text(row)), *blank[1:]]
+        else:
+            cells = [_tex_cell(table, i, s.key) for s in table.columns]
+        body.append([tex_escape(row["label"]), tex_escape(_seeds_text(row)), *cells])
+    return pd.DataFrame(body, columns=pd.MultiIndex.from_tuples(columns))
+
+
+def render_latex(tables: Sequence[Table], title: str) -> str:
+    """LaTeX: one booktabs ``table`` per data set, written by ``Styler.to_latex``; needs only
+    ``\\usepackage{booktabs}``.
 
     Laid out to fit a landscape page in ``\\scriptsize``: rows are grouped under a title row
-    per backend (instead of backend and family columns), and each column's unit and direction
-    sit in a second header row under its name.
+    per backend (instead of backend and family columns), each column's unit and direction sit in
+    a second header row under its name, and the best value of a column is bold.
     """
-    lines = [f"% {tex_escape(title)}",
-             "% Generated by benchmarks.tables from the records; needs \\usepackage{booktabs}.", ""]
-    for spec in specs:
-        ncols = 2 + len(spec.headers)
-        names, units = ["Method", "$n$"], ["", ""]
-        for label, unit, direction in spec.headers:
-            names.append(tex_escape(label.removesuffix("/sample")))  # "per sample": caption
-            units.append(" ".join(x for x in (f"({tex_escape(unit)})" if unit else "",
-                                              tex_escape(_arrow(direction).strip())) if x))
-        caption = f"{spec.dataset}: " + " ".join(_notes_sentences(spec)) + \
+    out = [f"% {tex_escape(title)}\n"
+           "% Generated by benchmarks.tables from the records; needs \\usepackage{booktabs}.\n"]
+    for table in tables:
+        cells = _latex_frame(table)
+        caption = f"{table.dataset}: " + " ".join(table.notes) + \
             " Spikes, SynOps, MACs and energy are per generated sample."
-        lines += [
-            r"\begin{table}[htbp]",
-            r"\centering",
-            r"\scriptsize",
-            r"\setlength{\tabcolsep}{3pt}",
-            rf"\caption{{{tex_escape(caption)}}}",
-            rf"\label{{tab:{re.sub(r'[^A-Za-z0-9]+', '-', spec.dataset)}}}",
-            r"\begin{tabular}{" + "l" + "r" * (ncols - 1) + "}",
-            r"\toprule",
-            " & ".join(names) + r" \\",
-            " & ".join(units) + r" \\",
-        ]
-        previous = None
-        for row, cells in zip(spec.rows, spec.cells, strict=True):
-            if row.backend != previous:
-                group = tex_escape(BACKEND_TITLES.get(row.backend, row.backend))
-                lines += [r"\midrule", rf"\multicolumn{{{ncols}}}{{l}}{{\emph{{{group}}}}} \\"]
-            previous = row.backend
-            front = [tex_escape(row.label), tex_escape(_seeds_text(row))]
-            if row.status != "ok":
-                reason = tex_escape(f"{row.status}: {row.failures[0].reason}")
-                body = [rf"\multicolumn{{{len(cells)}}}{{l}}{{\emph{{{reason}}}}}"]
-            else:
-                body = [_tex_cell(c) for c in cells]
-            lines.append(" & ".join(front + body) + r" \\")
-        lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
-    return "\n".join(lines)
+        styler = cells.style.hide(axis="index")
+        styler.set_table_styles([{"selector": "scriptsize", "props": ":;"},
+                                 {"selector": "setlength", "props": r":{\tabcolsep}{3pt};"}])
+        out.append(styler.to_latex(
+            column_format="l" + "r" * (cells.shape[1] - 1), position="htbp",
+            position_float="centering", hrules=True, environment="table",
+            caption=tex_escape(caption),
+            label=f"tab:{re.sub(r'[^A-Za-z0-9]+', '-', table.dataset)}"))
+    return "\n".join(out)
 
 
 # --------------------------------------------------------------------------------------------
 # CSV
 
 
-CSV_ID_COLUMNS: tuple[str, ...] = ("dataset", "label", "adapter", "backend", "family", "status",
-                                   "n_ok", "n_records", "seeds", "error")
+def render_csv(summary: pd.DataFrame) -> str:
+    """CSV of a :func:`benchmarks.frame.summarize` frame: one line per row; per metric
+    ``<key>_mean``, ``<key>_std``, ``<key>_n``; seeds space-separated.
 
-
-def render_csv(rows: Sequence[Row], keys: Sequence[str]) -> str:
-    """CSV: one line per row; per metric ``<key>_mean``, ``<key>_std``, ``<key>_n``.
-
-    Numbers are written with ``repr`` (round-trips exactly); absent values are empty.
+    Numbers are written in full (they round-trip exactly); absent values are empty.
     """
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    header = list(CSV_ID_COLUMNS)
-    for key in keys:
-        header += [f"{key}_mean", f"{key}_std", f"{key}_n"]
-    writer.writerow(header)
-    for row in rows:
-        line: list[str] = [row.dataset, row.label, row.adapter, row.backend, row.family,
-                           row.status, str(row.n_ok), str(len(row.seeds)),
-                           " ".join(str(s) for s in row.seeds), row.error or ""]
-        for key in keys:
-            st = row.stat(key)
-            line += ["" if st.mean is None else repr(st.mean),
-                     "" if st.std is None else repr(st.std), str(st.n)]
-        writer.writerow(line)
-    return buf.getvalue()
+    out = summary.assign(seeds=summary["seeds"].map(lambda s: " ".join(str(x) for x in s)))
+    return out.to_csv(index=False, lineterminator="\n")
 
 
 # --------------------------------------------------------------------------------------------
 # Writing
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to a temp file beside ``path`` and ``os.replace`` it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are for reading
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def build_tables(records: Sequence[Mapping[str, Any]]) -> list[TableSpec]:
-    """One :class:`TableSpec` per data set, in ``DATASET_ORDER``."""
-    rows = aggregate(records)
-    notes = dataset_notes(records)
-    by_ds: dict[str, list[Row]] = {}
-    for row in rows:
-        by_ds.setdefault(row.dataset, []).append(row)
-    return [build_table(ds_rows, notes.get(ds)) for ds, ds_rows in by_ds.items()]
 
 
 def write_tables(records: Sequence[Mapping[str, Any]], out_dir: str | Path) -> list[Path]:
@@ -720,21 +449,21 @@ def write_tables(records: Sequence[Mapping[str, Any]], out_dir: str | Path) -> l
         The three paths written.
 
     Raises:
-        ValueError: ``records`` is empty, or :func:`aggregate` rejects them.
+        ValueError: ``records`` is empty, or :func:`benchmarks.frame.cells` rejects them.
     """
     if not records:
         raise ValueError("write_tables needs at least one record, got none")
     out = Path(out_dir)
-    specs = build_tables(records)
+    tables = build_tables(records)
+    summary = pd.concat([t.rows for t in tables], ignore_index=True)
     suites = sorted({str(r["suite"]) for r in records})
     title = f"SpikeGenBench results: suite {', '.join(suites)}"
-    rows = [row for spec in specs for row in spec.rows]
     written = []
-    for name, text in (("summary.md", render_markdown(specs, title)),
-                       ("summary.tex", render_latex(specs, title)),
-                       ("summary.csv", render_csv(rows, metric_keys(records)))):
+    for name, text in (("summary.md", render_markdown(tables, title)),
+                       ("summary.tex", render_latex(tables, title)),
+                       ("summary.csv", render_csv(summary))):
         path = out / name
-        write_text_atomic(path, text)
+        atomic_write_text(path, text)
         written.append(path)
-    log.info("tables of %d records (%d rows) in %s", len(records), len(rows), out)
+    log.info("tables of %d records (%d rows) in %s", len(records), len(summary), out)
     return written

@@ -1,21 +1,106 @@
-"""Metric names, each with its better direction, unit and display label.
+"""Every metric, declared once: key, better direction, label, unit, display, check floor, families.
 
-Every record's ``metrics`` mapping uses these keys; tables read the direction from here, so nobody
-writes "lower is better" twice.
+Every record's ``metrics`` mapping uses these keys. The summary tables (columns, formats, bold),
+the figures (axis labels) and the regression check (which metrics, their tolerance floors) read
+:data:`METRICS`; nothing else states that a metric is "lower is better", how it is printed or how
+much it may move. Adding a metric is one :class:`MetricSpec` here plus the code that computes it.
+
+Nothing here imports torch, numpy or pandas: an isolated backend environment can read the keys.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+#: The adapter families (``GenerativeAdapter.family``, recorded as ``adapter.family``).
+FAMILIES: tuple[str, ...] = ("vae", "gan", "autoencoder")
+#: Families whose adapters reconstruct (``capabilities`` has ``"reconstruct"``).
+RECONSTRUCTING: frozenset[str] = frozenset({"vae", "autoencoder"})
+
+
+@dataclass(frozen=True)
+class Floor:
+    """Smallest regression tolerance of a metric: ``rel`` of |baseline mean|, ``abs`` in its unit.
+
+    The check's tolerance is ``max(k_sigma · std, rel · |mean|, abs)`` (``benchmarks.check``).
+    """
+
+    rel: float
+    abs: float
 
 
 @dataclass(frozen=True)
 class MetricSpec:
+    """One metric's declaration.
+
+    Attributes:
+        key: the record's metric key.
+        higher_is_better: the better direction; ``None`` for context without one (e.g. ``T``).
+        label: column and axis label.
+        unit: display unit (``""`` for none).
+        description: one line on what it measures.
+        fmt: how a value is printed: a ``format`` spec such as ``".2f"``, ``"si"`` (3 significant
+            digits with a k / M / G suffix) or ``"sig"`` (3 significant digits, no exponent).
+        column: position among the summary tables' columns (Markdown, LaTeX); ``None`` keeps the
+            metric to the CSV, which holds every metric.
+        show_std: whether a table shows ``± std`` (off for settings such as ``T``).
+        bold_best: whether a table marks the best row. Off for the per-operation-kind counts: an
+            ANN's zero spikes or an SNN's zero MACs is not "best" at anything; energy is the column
+            that weighs the kinds of operation against each other.
+        floor: the regression check's tolerance floor; ``None``: the check leaves it alone.
+        families: the adapter families it applies to; ``None``: every family.
+    """
+
     key: str
-    higher_is_better: bool | None  # None: no better direction (context, e.g. T)
+    higher_is_better: bool | None
     label: str
     unit: str = ""
     description: str = ""
+    fmt: str = ".4g"
+    column: int | None = None
+    show_std: bool = True
+    bold_best: bool = True
+    floor: Floor | None = None
+    families: frozenset[str] | None = None
+
+    @property
+    def checked(self) -> bool:
+        """Whether the regression check compares this metric (it has a tolerance floor)."""
+        return self.floor is not None
+
+    def applies_to(self, family: str) -> bool:
+        """Whether the metric applies to adapters of ``family``; unknown families: every metric."""
+        return self.families is None or family not in FAMILIES or family in self.families
+
+    def format(self, value: float) -> str:
+        """``value`` as a table shows it (see :attr:`fmt`)."""
+        return format_value(value, self.fmt)
+
+
+def _sig(x: float, digits: int = 3) -> str:
+    """``x`` with ``digits`` significant digits in fixed notation (no exponent)."""
+    if x == 0:
+        return "0"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(x))))
+    return f"{x:.{decimals}f}"
+
+
+#: SI suffixes of counts, largest first.
+SI_SUFFIXES: tuple[tuple[str, float], ...] = (("G", 1e9), ("M", 1e6), ("k", 1e3))
+
+
+def format_value(x: float, fmt: str) -> str:
+    """``x`` printed by a :attr:`MetricSpec.fmt`: ``"si"`` (950, 12.3k, 4.56M, 1.20G), ``"sig"``
+    (3 significant digits) or any ``format`` spec (``".2f"``)."""
+    if fmt == "si":
+        for suffix, scale in SI_SUFFIXES:
+            if abs(x) >= scale:
+                return _sig(x / scale) + suffix
+        return _sig(x)
+    if fmt == "sig":
+        return _sig(x)
+    return format(x, fmt)
 
 
 FID = "fid"
@@ -45,33 +130,70 @@ SAMPLE_THROUGHPUT = "samples_per_second"
 PEAK_MEMORY_MB = "peak_memory_mb"
 FEATURE_NET_ACCURACY = "feature_net_test_accuracy"
 
+# Why tolerance floors at all: the ci suite has 2 seeds, and the std of 2 values is an estimate
+# with one degree of freedom (the 95 % upper confidence bound of the true sigma is ~32x the
+# observed one), so two seeds that agree by chance would make a hair-trigger tolerance. And some
+# metrics do not vary over seeds at all (an ANN's MAC count, a spike count of zero), so 3·std is
+# exactly 0 and float rounding alone would fail the check.
+_SAMPLE_SCORE = Floor(rel=0.10, abs=0.5)  # FIDs: 3 seeds of the quick suite span up to ~30 %
+_SPIKE_DRIVEN = Floor(rel=0.10, abs=1.0)  # follow the trained weights; abs: one event per sample
+_DENSE_COUNT = Floor(rel=1e-6, abs=0.5)   # fixed by the architecture: any real change is >= 1 op
+_RECON = Floor(rel=0.05, abs=1e-4)        # seed spread of the quick suite is ~2 % of the mean
+_FRACTION = Floor(rel=0.0, abs=0.05)      # in [0, 1]; GAN recall sits near 0, where rel is void
+
+# Training time, throughput and memory have a direction but no floor: they measure the machine
+# and its load (CI runners differ), not the code, so the check leaves them alone.
+
 METRICS: dict[str, MetricSpec] = {
     m.key: m
     for m in (
-        MetricSpec(FID, False, "FID", "", "Fréchet distance of generated vs test features"),
-        MetricSpec(KID, False, "KID", "", "kernel inception distance (mean over subsets)"),
+        MetricSpec(FID, False, "FID", "", "Fréchet distance of generated vs test features",
+                   fmt=".2f", column=0, floor=_SAMPLE_SCORE),
+        # KID is a mean over random subsets, relatively noisier than FID.
+        MetricSpec(KID, False, "KID", "", "kernel inception distance (mean over subsets)",
+                   fmt=".4f", column=1, floor=Floor(rel=0.15, abs=0.005)),
         MetricSpec(KID_STD, None, "KID std", "", "std of KID over subsets"),
-        MetricSpec(PRECISION, True, "Precision", "", "improved precision (k-NN manifold)"),
-        MetricSpec(RECALL, True, "Recall", "", "improved recall (k-NN manifold)"),
-        MetricSpec(FID_INCEPTION, False, "FID (Inception)", "", "FID with InceptionV3 features"),
+        MetricSpec(PRECISION, True, "Precision", "", "improved precision (k-NN manifold)",
+                   fmt=".3f", column=2, floor=_FRACTION),
+        MetricSpec(RECALL, True, "Recall", "", "improved recall (k-NN manifold)",
+                   fmt=".3f", column=3, floor=_FRACTION),
+        MetricSpec(FID_INCEPTION, False, "FID (Inception)", "", "FID with InceptionV3 features",
+                   floor=_SAMPLE_SCORE),
         MetricSpec(FID_ANN_BOUND, False, "FID (ANN bound)", "",
-                   "FID of the converted network's own ANN on the same noise"),
+                   "FID of the converted network's own ANN on the same noise",
+                   floor=_SAMPLE_SCORE, families=frozenset({"vae", "gan"})),
         MetricSpec(FID_DATA_FLOOR, None, "FID floor", "", "FID of real train vs test images"),
         MetricSpec(FID_NOISE_CEILING, None, "FID ceiling", "", "FID of Bernoulli noise vs test"),
-        MetricSpec(CLASSES_COVERED, True, "Classes", "", "classes among samples (feature net)"),
-        MetricSpec(RECON_MSE, False, "Recon. MSE", "", "per-pixel MSE on the test split"),
-        MetricSpec(RECON_BCE, False, "Recon. BCE", "", "per-pixel BCE on the test split"),
-        MetricSpec(RECON_SYNAPTIC_OPS, False, "Recon. SynOps", "", "accumulates per reconstruction"),
-        MetricSpec(RECON_MACS, False, "Recon. MACs", "", "MACs per reconstruction"),
-        MetricSpec(TIMESTEPS, None, "T", "", "simulation time steps"),
-        MetricSpec(SPIKES, False, "Spikes/sample", "", "spikes per generated sample"),
+        # An integer out of 10: one class may come and go by chance, two may not.
+        MetricSpec(CLASSES_COVERED, True, "Classes", "", "classes among samples (feature net)",
+                   fmt=".1f", column=12, floor=Floor(rel=0.0, abs=1.0)),
+        MetricSpec(RECON_MSE, False, "Recon. MSE", "", "per-pixel MSE on the test split",
+                   fmt=".4f", column=4, floor=_RECON, families=RECONSTRUCTING),
+        MetricSpec(RECON_BCE, False, "Recon. BCE", "", "per-pixel BCE on the test split",
+                   floor=_RECON, families=RECONSTRUCTING),
+        MetricSpec(RECON_SYNAPTIC_OPS, False, "Recon. SynOps", "", "accumulates per reconstruction",
+                   fmt="si", floor=_SPIKE_DRIVEN, families=RECONSTRUCTING),
+        MetricSpec(RECON_MACS, False, "Recon. MACs", "", "MACs per reconstruction",
+                   fmt="si", floor=_DENSE_COUNT, families=RECONSTRUCTING),
+        MetricSpec(TIMESTEPS, None, "T", "", "simulation time steps",
+                   fmt=".0f", column=10, show_std=False),
+        MetricSpec(SPIKES, False, "Spikes/sample", "", "spikes per generated sample",
+                   fmt="si", column=5, bold_best=False, floor=_SPIKE_DRIVEN),
         MetricSpec(FIRING_RATE, None, "Firing rate", "", "spikes per neuron update"),
-        MetricSpec(SYNAPTIC_OPS, False, "SynOps/sample", "", "accumulates caused by spikes"),
-        MetricSpec(MACS, False, "MACs/sample", "", "dense multiply-accumulates"),
-        MetricSpec(NEURON_UPDATES, None, "Neuron upd./sample", "", "spiking neuron updates"),
-        MetricSpec(ENERGY_NJ, False, "Energy/sample", "nJ", "energy model estimate"),
-        MetricSpec(ENERGY_RATIO, False, "Energy vs ANN", "×", "ratio to the ANN baseline"),
-        MetricSpec(TRAIN_SECONDS, False, "Train time", "s", "wall time of fit"),
+        MetricSpec(SYNAPTIC_OPS, False, "SynOps/sample", "", "accumulates caused by spikes",
+                   fmt="si", column=6, bold_best=False, floor=_SPIKE_DRIVEN),
+        MetricSpec(MACS, False, "MACs/sample", "", "dense multiply-accumulates",
+                   fmt="si", column=7, bold_best=False, floor=_DENSE_COUNT),
+        MetricSpec(NEURON_UPDATES, None, "Neuron upd./sample", "", "spiking neuron updates",
+                   fmt="si"),
+        # Energy follows the spikes of an SNN; an ANN's energy only moves with its MACs, which
+        # the MAC floor checks to the op.
+        MetricSpec(ENERGY_NJ, False, "Energy/sample", "nJ", "energy model estimate",
+                   fmt="sig", column=8, floor=Floor(rel=0.10, abs=1e-3)),
+        MetricSpec(ENERGY_RATIO, False, "Energy vs ANN", "×", "ratio to the ANN baseline",
+                   fmt="sig", column=9, floor=Floor(rel=0.10, abs=0.01)),
+        MetricSpec(TRAIN_SECONDS, False, "Train time", "s", "wall time of fit",
+                   fmt=".0f", column=11),
         MetricSpec(SAMPLE_THROUGHPUT, True, "Samples/s", "1/s", "sampling throughput"),
         MetricSpec(PEAK_MEMORY_MB, False, "Peak memory", "MiB", "peak resident memory"),
         MetricSpec(FEATURE_NET_ACCURACY, None, "Feature net acc.", "", "test accuracy"),
@@ -85,3 +207,37 @@ def spec(key: str) -> MetricSpec:
         return METRICS[key]
     except KeyError:
         raise ValueError(f"unknown metric {key!r}; known metrics: {sorted(METRICS)}") from None
+
+
+def table_columns() -> tuple[MetricSpec, ...]:
+    """The summary tables' metric columns, in their :attr:`MetricSpec.column` order."""
+    return tuple(sorted((m for m in METRICS.values() if m.column is not None),
+                        key=lambda m: m.column if m.column is not None else 0))
+
+
+def checked() -> tuple[str, ...]:
+    """Keys the regression check compares (those with a floor), in :data:`METRICS` order."""
+    return tuple(k for k, m in METRICS.items() if m.checked)
+
+
+def applicable(family: str) -> tuple[str, ...]:
+    """Keys that apply to adapters of ``family``, in :data:`METRICS` order."""
+    return tuple(k for k, m in METRICS.items() if m.applies_to(family))
+
+
+def _validate() -> None:
+    """Refuse contradictory declarations at import (a typo here would mislead every table)."""
+    columns = [m.column for m in METRICS.values() if m.column is not None]
+    if sorted(columns) != list(range(len(columns))):
+        raise ValueError(f"table columns must be numbered 0..{len(columns) - 1} once each, "
+                         f"got {sorted(columns)}")
+    for m in METRICS.values():
+        if m.floor is not None and m.higher_is_better is None:
+            raise ValueError(f"metric {m.key!r} has a check floor but no better direction")
+        unknown = (m.families or frozenset()) - set(FAMILIES)
+        if unknown:
+            raise ValueError(f"metric {m.key!r} names unknown families {sorted(unknown)}; "
+                             f"known: {list(FAMILIES)}")
+
+
+_validate()

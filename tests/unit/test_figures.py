@@ -1,9 +1,11 @@
-"""Figures from the committed fixture records: files written, Pareto front, rates, sample grids."""
+"""Figures from the committed fixture records: what each figure plots (read back from the
+returned matplotlib Figure), the files written, the Pareto front, rates, sample and filter grids."""
 
 from __future__ import annotations
 
 import copy
 import logging
+import statistics
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,7 @@ import pytest
 import torch
 
 from benchmarks import figures
-from benchmarks.tables import load_records
+from benchmarks.frame import load_records
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "records"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -25,32 +27,80 @@ def records():
 def _assert_png_pdf(paths, stem: Path):
     assert [p.name for p in paths] == [f"{stem.name}.png", f"{stem.name}.pdf"]
     png, pdf = paths
-    assert png.read_bytes().startswith(PNG_MAGIC) and png.stat().st_size > 1000
-    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 1000
-    assert not list(stem.parent.glob(".*.tmp"))
+    assert png.read_bytes().startswith(PNG_MAGIC)
+    assert pdf.read_bytes().startswith(b"%PDF")
+    assert not list(stem.parent.glob(".*.tmp*"))
 
 
-def test_fid_vs_energy(records, tmp_path):
-    stem = tmp_path / "fid_vs_energy"
-    _assert_png_pdf(figures.fid_vs_energy(records, stem), stem)
+def _points(ax):
+    """(x, y, xerr, yerr) of each errorbar container of ``ax``, in drawing order."""
+    out = []
+    for container in ax.containers:
+        (x, y), = container.lines[0].get_xydata()
+        xbars, ybars = container.lines[2]  # one LineCollection per error direction
+        (xseg,), (yseg,) = xbars.get_segments(), ybars.get_segments()
+        out.append((x, y, abs(xseg[1, 0] - xseg[0, 0]) / 2, abs(yseg[1, 1] - yseg[0, 1]) / 2))
+    return out
 
 
-def test_fid_vs_timesteps(records, tmp_path):
-    stem = tmp_path / "fid_vs_timesteps"
-    _assert_png_pdf(figures.fid_vs_timesteps(records, stem), stem)
+def test_fid_vs_energy_plots_each_rows_means_and_stds(records):
+    fig = figures.fid_vs_energy(records)
+    mnist, fashion = fig.axes
+    assert (mnist.get_title(), fashion.get_title()) == ("mnist", "fashion-mnist")
+    # ok rows in table order: ann-vae, surrogate-gan-T8, surrogate-vae-T4, surrogate-vae-T8
+    # (the failed conversion row is not drawn); energies and FIDs of the fixture records
+    energies = [[1479.36] * 3, [637.92, 655.632], [247.248, 233.856], [480.384, 453.6, 507.168]]
+    fids = [[10.0, 12.0, 14.0], [35.0, 39.0], [30.0, 32.0], [20.0, 22.0, 27.0]]
+    expected = [(statistics.mean(e), statistics.mean(f), statistics.stdev(e),
+                 statistics.stdev(f)) for e, f in zip(energies, fids, strict=True)]
+    assert _points(mnist) == [pytest.approx(e) for e in expected]
+    assert [(x, y) for x, y, *_ in _points(fashion)] == [(pytest.approx(1479.36), 26.0),
+                                                         (pytest.approx(526.32), 42.0)]
+    # the Pareto front (dashed): T4 (least energy), T8 (lower FID), ann-vae (lowest FID)
+    front = next(line for line in mnist.get_lines() if line.get_linestyle() == "--")
+    assert front.get_ydata().tolist() == [31.0, 23.0, 12.0]
+    labels = {t.get_text() for t in mnist.texts}
+    assert {"ann-vae", "surrogate-gan-T8", "surrogate-vae-T4", "surrogate-vae-T8"} <= labels
+    assert "lower is better" in mnist.get_ylabel() and "horowitz-45nm@1" in mnist.get_xlabel()
 
 
-def test_fid_vs_timesteps_without_a_sweep_writes_nothing(records, tmp_path, caplog):
+def test_fid_vs_energy_without_numbers_draws_nothing(records):
+    assert figures.fid_vs_energy([r for r in records if r["status"] != "ok"]) is None
+
+
+def test_fid_vs_timesteps_joins_labels_that_differ_in_t(records):
+    fig = figures.fid_vs_timesteps(records)
+    ax_fid, ax_spk = fig.axes  # mnist only: fashion-mnist has one T
+    assert ax_fid.get_title() == "mnist: image quality"
+    (sweep,) = ax_fid.containers
+    assert sweep.get_label() == "surrogate-vae"
+    line = sweep.lines[0]
+    assert line.get_xdata().tolist() == [4.0, 8.0]
+    assert line.get_ydata().tolist() == pytest.approx([31.0, 23.0])
+    (spikes,) = [c.lines[0] for c in ax_spk.containers]
+    assert spikes.get_ydata().tolist() == pytest.approx([(630 + 622) / 2, (1234 + 1204 + 1256) / 3])
+
+
+def test_fid_vs_timesteps_without_a_sweep_draws_nothing(records, caplog):
     no_sweep = [r for r in records if r["adapter"]["label"] != "surrogate-vae-T4"]
     with caplog.at_level(logging.INFO, logger="benchmarks.figures"):
-        assert figures.fid_vs_timesteps(no_sweep, tmp_path / "t") == []
+        assert figures.fid_vs_timesteps(no_sweep) is None
     assert "no adapter appears with two or more T" in caplog.text
-    assert not list(tmp_path.iterdir())
 
 
-def test_firing_rates(records, tmp_path):
-    stem = tmp_path / "firing_rates"
-    _assert_png_pdf(figures.firing_rates(records, stem), stem)
+def test_firing_rates_bars(records):
+    fig = figures.firing_rates(records)
+    mnist, fashion = fig.axes
+    names = [t.get_text() for t in mnist.get_yticklabels()]
+    assert names[:3] == ["surrogate-gan-T8 · dec_hidden", "surrogate-gan-T8 · dec_out",
+                         "surrogate-gan-T8 · latent"]
+    assert len(names) == 9 and not any(n.startswith("ann-vae") for n in names)
+    bars = dict(zip(names, (p.get_width() for p in mnist.patches), strict=True))
+    # latent of surrogate-vae-T8 on mnist: 80, 84, 76 spikes of 20 neurons over 8 steps
+    assert bars["surrogate-vae-T8 · latent"] == pytest.approx(np.mean([80, 84, 76]) / 160)
+    assert [t.get_text() for t in fashion.get_yticklabels()] == [
+        "surrogate-vae-T8 · dec_hidden", "surrogate-vae-T8 · dec_out", "surrogate-vae-T8 · latent"]
+    assert fashion.patches[2].get_width() == pytest.approx(90 / 160)
 
 
 def test_layer_rates_by_hand(records):
@@ -75,18 +125,30 @@ def test_pareto_front():
 
 
 def test_write_figures(records, tmp_path):
-    paths = figures.write_figures(records, tmp_path / "figs")
+    out = tmp_path / "figs"
+    paths = figures.write_figures(records, out)
     assert sorted(p.name for p in paths) == sorted(
         f"{stem}.{ext}" for stem in ("fid_vs_energy", "fid_vs_timesteps", "firing_rates")
         for ext in ("png", "pdf"))
-    assert all(p.stat().st_size > 0 for p in paths)
+    for stem in ("fid_vs_energy", "fid_vs_timesteps", "firing_rates"):
+        _assert_png_pdf([out / f"{stem}.png", out / f"{stem}.pdf"], out / stem)
     assert figures.write_figures([], tmp_path / "none") == []
 
 
 def test_files_are_deterministic(records, tmp_path):
-    a = figures.fid_vs_energy(records, tmp_path / "a")
-    b = figures.fid_vs_energy(records, tmp_path / "b")
+    a = figures.write_figures(records, tmp_path / "a")
+    b = figures.write_figures(records, tmp_path / "b")
     assert [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
+
+
+def test_tile_lays_images_out_in_rows():
+    images = np.stack([np.full((1, 3, 4), v, np.float32) for v in (0.0, 0.25, 1.0)])
+    grid = figures.tile(images, nrow=2, pad=1)
+    assert grid.shape == (2 * (3 + 1) + 1, 2 * (4 + 1) + 1)
+    assert grid[1:4, 1:5].tolist() == np.zeros((3, 4)).tolist()   # first row, first column
+    assert np.all(grid[1:4, 6:10] == 0.25) and np.all(grid[5:8, 1:5] == 1.0)
+    assert np.all(grid[5:8, 6:10] == 0.5)  # no fourth image: padding grey
+    assert figures.tile(np.full((2, 2, 2), 255, np.uint8), nrow=2).max() == 1.0
 
 
 @pytest.mark.parametrize("make", [
@@ -96,9 +158,17 @@ def test_files_are_deterministic(records, tmp_path):
     lambda: torch.rand(7, 1, 28, 28, generator=torch.Generator().manual_seed(0)),
 ])
 def test_sample_grid_inputs(make, tmp_path):
-    path = figures.sample_grid(make(), tmp_path / "sub" / "grid.png", nrow=5, title="t · 0")
+    from matplotlib.image import imread
+
+    images = make()
+    path = figures.sample_grid(images, tmp_path / "sub" / "grid.png", nrow=5, title="t · 0")
     assert path == tmp_path / "sub" / "grid.png"
     assert path.read_bytes().startswith(PNG_MAGIC)
+    grid = figures.tile(images, nrow=5)
+    drawn = imread(path)  # two pixels per grid pixel, a title band above
+    assert drawn.shape[1] == 2 * grid.shape[1] and drawn.shape[0] > 2 * grid.shape[0]
+    below_title = drawn[-2 * grid.shape[0]::2, ::2, 0]
+    assert np.abs(below_title - grid).max() < 0.01
 
 
 @pytest.mark.parametrize(("images", "kwargs", "match"), [
@@ -121,18 +191,46 @@ def test_sample_grid_wants_png(tmp_path):
         figures.sample_grid([[0.0]], tmp_path / "g.png")
 
 
+def test_filter_grid_draws_each_filter_in_gray(tmp_path):
+    filters = torch.linspace(-1, 1, 10 * 5 * 5).reshape(10, 5, 5)
+    fig = figures.filter_grid(filters, tmp_path / "f" / "filters.png", title="STDP layer-1 filters")
+    assert (tmp_path / "f" / "filters.png").read_bytes().startswith(PNG_MAGIC)
+    assert len(fig.axes) == 16  # 2 rows of 8
+    images = [ax.images[0] for ax in fig.axes if ax.images]
+    assert len(images) == 10
+    for image, expected in zip(images, filters.numpy(), strict=True):
+        assert np.array_equal(image.get_array(), expected)
+        assert image.get_clim() == (-1, 1) and image.get_cmap().name == "gray"
+    assert fig.get_suptitle() == "STDP layer-1 filters"
+    assert len(figures.filter_grid(filters[:3], tmp_path / "g.png", title="t", ncols=3).axes) == 3
+
+
+@pytest.mark.parametrize(("filters", "kwargs", "match"), [
+    (torch.zeros(2, 1, 5, 5), {}, r"shape \(K, h, w\)"),
+    (torch.full((2, 5, 5), 1.5), {}, r"\[-1, 1\]"),
+    (torch.zeros(2, 5, 5, dtype=torch.int64), {}, "dtype int64"),
+    (torch.zeros(2, 5, 5), {"ncols": 0}, "ncols must be"),
+])
+def test_filter_grid_rejects(filters, kwargs, match, tmp_path):
+    with pytest.raises(ValueError, match=match):
+        figures.filter_grid(filters, tmp_path / "f.png", title="t", **kwargs)
+    with pytest.raises(ValueError, match=r"\.png"):
+        figures.filter_grid(torch.zeros(1, 5, 5), tmp_path / "f.pdf", title="t")
+
+
 # --------------------------------------------------------------------------------------------
 # Sample pages, from fake records whose grids sample_grid writes into a tmp results tree
 
-_BACKEND = {"ann-vae": "ann", "surrogate-vae": "surrogate", "conversion-vae": "conversion",
-            "stdp-vae": "stdp", "ann-gan": "ann", "ann-vae-gaussian": "ann",
-            "surrogate-gan": "surrogate", "conversion-gan": "conversion"}
+_ADAPTER = {"ann-vae": ("ann", "vae"), "surrogate-vae": ("surrogate", "vae"),
+            "conversion-vae": ("conversion", "vae"), "stdp-ae": ("stdp", "autoencoder"),
+            "ann-gan": ("ann", "gan"), "ann-vae-gaussian": ("ann", "vae"),
+            "surrogate-gan": ("surrogate", "gan"), "conversion-gan": ("conversion", "gan")}
 
 
 def _fake(label: str, dataset: str, seed: int, fid: float | None, status: str = "ok") -> dict:
     cell = f"{label}__{dataset}__seed{seed}"
-    return {"adapter": {"label": label, "name": label, "backend": _BACKEND[label],
-                        "family": "vae"},
+    backend, family = _ADAPTER[label]
+    return {"adapter": {"label": label, "name": label, "backend": backend, "family": family},
             "dataset": {"name": dataset}, "seed": seed, "status": status, "cell_id": cell,
             "metrics": {"fid": fid} if status == "ok" else {},
             "error": None if status == "ok" else {"type": "RuntimeError", "message": "boom"},
@@ -146,11 +244,11 @@ def _write_grid(figures_dir: Path, record: dict) -> None:
 
 
 @pytest.fixture
-def pages(tmp_path, monkeypatch):
-    """Fake records + grids under a results dir not named ``results``; captures page titles."""
+def pages(tmp_path):
+    """Fake records + grids under a results dir not named ``results``."""
     figures_dir = tmp_path / "elsewhere" / "quick" / "figures"
     recs = [  # deliberately not in table order
-        _fake("stdp-vae", "mnist", 3, 90.0), _fake("stdp-vae", "mnist", 1, 91.0),
+        _fake("stdp-ae", "mnist", 3, 90.0), _fake("stdp-ae", "mnist", 1, 91.0),
         _fake("conversion-vae", "mnist", 0, None, status="failed"),
         _fake("conversion-vae", "mnist", 2, 72.0), _fake("conversion-vae", "mnist", 1, 71.0),
         _fake("surrogate-vae", "mnist", 2, 68.7), _fake("surrogate-vae", "mnist", 1, 68.1),
@@ -161,64 +259,63 @@ def pages(tmp_path, monkeypatch):
     for r in recs:
         if r["status"] == "ok":
             _write_grid(figures_dir, r)
-    seen = {}
-    save_all = figures._save_all
+    return recs, figures_dir
 
-    def spy(fig, path_stem):
-        title = fig.get_suptitle()
-        seen[Path(path_stem).name] = (
-            title, [t.get_text() for t in fig.texts if t.get_text() != title],
-            [ax.get_title() for ax in fig.axes if ax.get_title()])
-        return save_all(fig, path_stem)
 
-    monkeypatch.setattr(figures, "_save_all", spy)
-    return recs, figures_dir, seen
+def _page(fig):
+    """A page's title, its other texts, its panel titles and each panel's image data."""
+    title = fig.get_suptitle()
+    return (title, [t.get_text() for t in fig.texts if t.get_text() != title],
+            [ax.get_title() for ax in fig.axes if ax.get_title()],
+            [ax.images[0].get_array() for ax in fig.axes if ax.images])
 
 
 def test_sample_pages_one_page_per_dataset_common_seed_backend_order(pages):
-    recs, figures_dir, seen = pages
-    paths = figures.sample_pages(recs, figures_dir)
-    assert [p.name for p in paths] == ["samples_mnist.png", "samples_mnist.pdf",
-                                       "samples_fashion-mnist.png", "samples_fashion-mnist.pdf"]
-    _assert_png_pdf(paths[:2], figures_dir / "samples_mnist")
-    _assert_png_pdf(paths[2:], figures_dir / "samples_fashion-mnist")
-    title, texts, panels = seen["samples_mnist"]
+    recs, figures_dir = pages
+    drawn = figures.sample_pages(recs, figures_dir)
+    assert list(drawn) == ["mnist", "fashion-mnist"]
+    title, texts, panels, images = _page(drawn["mnist"])
     # seed 1 is the only one every ok method has (0 is ann's smallest, but stdp lacks it)
     assert title == "mnist: generated samples, seed 1"
     assert texts == ["same seed for every method"]
     assert panels == ["ann-vae · FID 25.5", "surrogate-vae · FID 68.1",
-                      "conversion-vae · FID 71.0", "stdp-vae · FID 91.0"]
+                      "conversion-vae · FID 71.0", "stdp-ae · FID 91.0"]
+    # each panel shows its record's grid: seed 1's images are (1 + 1) / 4 = 0.5 grey
+    for image in images:
+        inner = np.asarray(image)[4:8, 4:8, 0]  # inside the first 6x6 image, 2 px per pixel
+        assert np.allclose(inner, 0.5, atol=0.01)
 
 
 def test_sample_pages_without_a_common_seed_says_so(pages):
-    recs, figures_dir, seen = pages
-    figures.sample_pages(recs, figures_dir)
-    title, texts, panels = seen["samples_fashion-mnist"]
+    recs, figures_dir = pages
+    title, texts, panels, _ = _page(figures.sample_pages(recs, figures_dir)["fashion-mnist"])
     assert title == "fashion-mnist: generated samples, seed per method"
     assert "no seed is common to every method" in texts[0]
     assert panels == ["ann-vae · FID 30.0 · seed 0", "surrogate-vae · FID 80.2 · seed 1"]
 
 
 def test_sample_pages_skips_a_missing_grid(pages, caplog):
-    recs, figures_dir, seen = pages
+    recs, figures_dir = pages
     (figures_dir / "samples" / "surrogate-vae__mnist__seed1.png").unlink()
     (figures_dir / "samples" / "ann-vae__fashion-mnist__seed0.png").unlink()
     (figures_dir / "samples" / "surrogate-vae__fashion-mnist__seed1.png").write_bytes(b"not png")
     with caplog.at_level(logging.WARNING, logger="benchmarks.figures"):
-        paths = figures.sample_pages(recs, figures_dir)
-    assert [p.name for p in paths] == ["samples_mnist.png", "samples_mnist.pdf"]
+        drawn = figures.sample_pages(recs, figures_dir)
+    assert list(drawn) == ["mnist"]
     assert "no sample grid for surrogate-vae seed 1" in caplog.text
     assert "cannot read" in caplog.text
-    _title, texts, panels = seen["samples_mnist"]
-    assert panels == ["ann-vae · FID 25.5", "conversion-vae · FID 71.0", "stdp-vae · FID 91.0"]
+    _title, texts, panels, _ = _page(drawn["mnist"])
+    assert panels == ["ann-vae · FID 25.5", "conversion-vae · FID 71.0", "stdp-ae · FID 91.0"]
     assert texts == ["same seed for every method; no grid for surrogate-vae"]
 
 
 def test_write_figures_includes_sample_pages(pages):
-    recs, figures_dir, _seen = pages
-    names = {p.name for p in figures.write_figures(recs, figures_dir)}
-    assert {"samples_mnist.png", "samples_mnist.pdf", "samples_fashion-mnist.png",
-            "samples_fashion-mnist.pdf"} <= names
+    recs, figures_dir = pages
+    paths = figures.write_figures(recs, figures_dir)
+    for ds in ("mnist", "fashion-mnist"):
+        stem = figures_dir / f"samples_{ds}"
+        assert {stem.with_suffix(".png"), stem.with_suffix(".pdf")} <= set(paths)
+        _assert_png_pdf([stem.with_suffix(".png"), stem.with_suffix(".pdf")], stem)
 
 
 def test_sweep_lines_join_labels_that_differ_in_t_alone():
@@ -235,28 +332,21 @@ def test_sweep_lines_join_labels_that_differ_in_t_alone():
     assert _sweep_lines([rec("only", timesteps=8, coding="rate")]) == {"only": "surrogate-vae"}
 
 
-def test_sample_page_titles_stay_clear_of_the_grids(tmp_path, monkeypatch):
+def test_sample_page_titles_stay_clear_of_the_grids(tmp_path):
     """Eight panels of runner-sized grids (10 x 10 samples with their own title) in two rows: no
     panel title is drawn over an image (tight_layout let a row's grids cover the next titles)."""
     figures_dir = tmp_path / "quick" / "figures"
     recs = [_fake(label, "mnist", 0, 30.0 + i) for i, label in enumerate(
         ["ann-vae", "ann-gan", "ann-vae-gaussian", "surrogate-vae", "surrogate-gan",
-         "conversion-vae", "conversion-gan", "stdp-vae"])]
+         "conversion-vae", "conversion-gan", "stdp-ae"])]
     for r in recs:
         figures.sample_grid(np.full((100, 1, 28, 28), 0.5, dtype=np.float32),
                             figures_dir / "samples" / f"{r['cell_id']}.png", nrow=10,
                             title=r["cell_id"])
-    overlaps = []
-    save_all = figures._save_all
-
-    def spy(fig, path_stem):
-        fig.canvas.draw()
-        renderer = fig.canvas.get_renderer()
-        titles = [ax.title.get_window_extent(renderer) for ax in fig.axes if ax.get_title()]
-        images = [im.get_window_extent(renderer) for ax in fig.axes for im in ax.images]
-        overlaps.extend((t, i) for t in titles for i in images if t.overlaps(i))
-        return save_all(fig, path_stem)
-
-    monkeypatch.setattr(figures, "_save_all", spy)
-    figures.sample_pages(recs, figures_dir)
-    assert len(recs) == 8 and not overlaps
+    fig = figures.sample_pages(recs, figures_dir)["mnist"]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    titles = [ax.title.get_window_extent(renderer) for ax in fig.axes if ax.get_title()]
+    images = [im.get_window_extent(renderer) for ax in fig.axes for im in ax.images]
+    assert len(titles) == len(images) == 8
+    assert not [(t, i) for t in titles for i in images if t.overlaps(i)]

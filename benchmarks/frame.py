@@ -1,0 +1,294 @@
+"""Records as pandas DataFrames: the one input of the tables, the figures and the check.
+
+* :func:`load_records` reads and checks a suite's record files.
+* :func:`cells` turns records into a tidy frame, **one row per cell** (entry label x data set x
+  seed): identity columns (:data:`ID_COLUMNS`), the measurement settings of ``metric_config``
+  (columns ``metric_config.<name>``) and one float column per metric key (``NaN`` where the record
+  has ``null``, a non-finite value or no such key).
+* :func:`summarize` groups the ok cells by ``(dataset, label)`` and reduces each metric over its
+  seeds to ``<key>_mean``, ``<key>_std`` (sample std, ``ddof=1``) and ``<key>_n``, one row per
+  group; groups whose every cell failed or was skipped are rows too, with ``n = 0``.
+
+Nothing here trains, samples or imports an adapter. Rows come in the tables' order: data set
+(:data:`DATASET_ORDER` first), backend (:data:`BACKEND_ORDER`), label in natural order (``T4``
+before ``T16``), seed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmarks import records as rec
+from benchmarks.metrics import keys as K
+
+log = logging.getLogger(__name__)
+
+#: Rows are grouped in this backend order; unknown backends follow, alphabetically.
+BACKEND_ORDER: tuple[str, ...] = ("ann", "surrogate", "conversion", "stdp")
+#: Data sets in this order; unknown ones follow, alphabetically.
+DATASET_ORDER: tuple[str, ...] = ("mnist", "fashion-mnist")
+
+#: The identity columns of :func:`cells`, one value per record.
+ID_COLUMNS: tuple[str, ...] = ("dataset", "label", "adapter", "backend", "family", "seed",
+                               "status", "reason", "suite", "cell_id", "config_hash")
+#: Prefix of the ``metric_config`` columns of :func:`cells`.
+CONFIG_PREFIX = "metric_config."
+#: ``metric_config`` fields copied into :func:`cells` (what a table caption states).
+CONFIG_FIELDS: tuple[str, ...] = ("feature_extractor", "feature_net_test_accuracy", "n_samples",
+                                  "energy_model", "energy_model_desc")
+#: The identity columns of :func:`summarize`, before the metric columns.
+SUMMARY_ID_COLUMNS: tuple[str, ...] = ("dataset", "label", "adapter", "backend", "family",
+                                       "status", "n_ok", "n_records", "seeds", "error")
+
+_REASON_CHARS = 70
+
+
+# --------------------------------------------------------------------------------------------
+# Reading records
+
+
+def load_records(records_dir: str | Path) -> list[dict[str, Any]]:
+    """Read and check every ``*.json`` record in ``records_dir``, in file-name order.
+
+    Each file is checked by :func:`benchmarks.records.read_record` (JSON object, ``schema_version``
+    1, required keys, status) and then for the fields the tables need (``adapter.label``,
+    ``adapter.name``, ``adapter.backend``, ``adapter.family``, ``dataset.name``, an integer
+    ``seed``, a ``metrics`` mapping of numbers or nulls).
+
+    Args:
+        records_dir: a suite's ``records`` folder.
+
+    Returns:
+        The records, as parsed JSON objects.
+
+    Raises:
+        FileNotFoundError: ``records_dir`` is not a directory.
+        ValueError: a record is invalid; the message names the file and the bad value.
+    """
+    folder = Path(records_dir)
+    records: list[dict[str, Any]] = list(rec.load_records(folder))  # type: ignore[arg-type]
+    for path, data in zip(sorted(folder.glob("*.json")), records, strict=True):
+        _check_fields(data, path)
+    if not records:
+        log.warning("no records (*.json) in %s", folder)
+    return records
+
+
+def _check_fields(data: Mapping[str, Any], path: Path) -> None:
+    for section, names in (("adapter", ("label", "name", "backend", "family")),
+                           ("dataset", ("name",))):
+        value = data[section]
+        if not isinstance(value, Mapping):
+            raise ValueError(f"record {path}: {section!r} must be an object, got {value!r}")
+        for name in names:
+            if not isinstance(value.get(name), str) or not value.get(name):
+                raise ValueError(f"record {path}: {section}.{name} must be a non-empty string, "
+                                 f"got {value.get(name)!r}")
+    seed = data["seed"]
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ValueError(f"record {path}: seed must be an integer, got {seed!r}")
+    metrics = data["metrics"]
+    if data["status"] == "ok" and not isinstance(metrics, Mapping):
+        raise ValueError(f"record {path}: metrics must be an object for status 'ok', "
+                         f"got {metrics!r}")
+    if isinstance(metrics, Mapping):
+        for key, value in metrics.items():
+            if value is not None and (isinstance(value, bool)
+                                      or not isinstance(value, int | float)):
+                raise ValueError(f"record {path}: metrics[{key!r}] must be a number or null, "
+                                 f"got {value!r}")
+
+
+def short_reason(error: Any, limit: int = _REASON_CHARS) -> str:
+    """``"<type>: <first line of message>"`` of a record's error, cut to ``limit`` characters."""
+    if not isinstance(error, Mapping):
+        return "no error recorded" if error is None else str(error)[:limit]
+    kind = str(error.get("type") or "").strip()
+    lines = str(error.get("message") or "").strip().splitlines()
+    message = lines[0].strip() if lines else ""
+    text = f"{kind}: {message}" if kind and message else (kind or message or "no message")
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+# --------------------------------------------------------------------------------------------
+# One row per cell
+
+
+def _order(value: str, preferred: Sequence[str]) -> tuple[int, str]:
+    return (preferred.index(value), "") if value in preferred else (len(preferred), value)
+
+
+def natural(text: str) -> tuple[Any, ...]:
+    """Sort key that puts ``T4`` before ``T16``."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part)
+                 for part in re.split(r"(\d+)", text))
+
+
+def row_order(dataset: str, backend: str, label: str) -> tuple[Any, ...]:
+    """Sort key of a table row: data set, backend, then label in natural order."""
+    return (_order(dataset, DATASET_ORDER), _order(backend, BACKEND_ORDER), natural(label))
+
+
+def metric_keys(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Metric keys present in ``records``: those of ``keys.METRICS`` in its order, then others."""
+    seen: set[str] = set()
+    for r in records:
+        if isinstance(r.get("metrics"), Mapping):
+            seen.update(r["metrics"])
+    known = [k for k in K.METRICS if k in seen]
+    return known + sorted(seen - set(K.METRICS))
+
+
+def _number(value: Any) -> float:
+    if value is None:
+        return math.nan
+    x = float(value)
+    return x if math.isfinite(x) else math.nan
+
+
+def cells(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The tidy frame of ``records``: one row per cell, sorted in table order.
+
+    Args:
+        records: checked records (see :func:`load_records`).
+
+    Returns:
+        Columns :data:`ID_COLUMNS` (``reason`` is ``""`` for ok cells, else the short error),
+        ``metric_config.<field>`` for :data:`CONFIG_FIELDS` (``None`` where not recorded), then
+        one float column per key of :func:`metric_keys`. A failed or skipped cell's metrics are
+        ``NaN`` whatever its record holds: a failure is never a number.
+
+    Raises:
+        ValueError: two records for the same (data set, label, seed), records of one label that
+            disagree on adapter name or backend, or a metric key that clashes with a column name.
+    """
+    keys = metric_keys(records)
+    clash = sorted(set(keys) & {*ID_COLUMNS, *(CONFIG_PREFIX + f for f in CONFIG_FIELDS)})
+    if clash:
+        raise ValueError(f"metric keys {clash} clash with the frame's column names")
+    rows = []
+    for r in records:
+        ok = r["status"] == "ok"
+        metrics = r["metrics"] if ok and isinstance(r["metrics"], Mapping) else {}
+        config = r.get("metric_config") or {}
+        rows.append({
+            "dataset": r["dataset"]["name"], "label": r["adapter"]["label"],
+            "adapter": r["adapter"]["name"], "backend": r["adapter"]["backend"],
+            "family": str(r["adapter"].get("family") or ""), "seed": int(r["seed"]),
+            "status": r["status"], "reason": "" if ok else short_reason(r.get("error")),
+            "suite": str(r.get("suite", "")), "cell_id": str(r.get("cell_id", "")),
+            "config_hash": str(r.get("config_hash", "")),
+            **{CONFIG_PREFIX + f: config.get(f) for f in CONFIG_FIELDS},
+            **{k: _number(metrics.get(k)) for k in keys},
+        })
+    columns = [*ID_COLUMNS, *(CONFIG_PREFIX + f for f in CONFIG_FIELDS), *keys]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame[keys] = frame[keys].astype(float)
+    frame["seed"] = frame["seed"].astype(int)
+    _check_groups(frame)
+    order = sorted(range(len(frame)), key=lambda i: (
+        row_order(frame.at[i, "dataset"], frame.at[i, "backend"], frame.at[i, "label"]),
+        frame.at[i, "seed"]))
+    return frame.iloc[order].reset_index(drop=True)
+
+
+def _check_groups(frame: pd.DataFrame) -> None:
+    dup = frame[frame.duplicated(["dataset", "label", "seed"], keep=False)]
+    for (dataset, label), group in dup.groupby(["dataset", "label"], sort=True):
+        raise ValueError(f"{label} on {dataset} has more than one record for seed(s) "
+                         f"{sorted(set(group['seed'].tolist()))}; remove the stale one(s)")
+    idents = frame.groupby(["dataset", "label"])[["adapter", "backend"]].nunique()
+    for (dataset, label), n in idents.iterrows():
+        if n.max() > 1:
+            both = frame[(frame["dataset"] == dataset) & (frame["label"] == label)]
+            pairs = sorted(set(zip(both["adapter"], both["backend"], strict=True)))
+            raise ValueError(f"label {label!r} on {dataset} names different adapters/backends "
+                             f"{pairs}; a label must stand for one adapter")
+
+
+def metric_columns(frame: pd.DataFrame) -> list[str]:
+    """The metric columns of a :func:`cells` frame, in its order."""
+    fixed = {*ID_COLUMNS, *(CONFIG_PREFIX + f for f in CONFIG_FIELDS)}
+    return [c for c in frame.columns if c not in fixed]
+
+
+# --------------------------------------------------------------------------------------------
+# Over seeds
+
+
+def mean(values: pd.Series | Sequence[float]) -> float:
+    """Mean of the non-NaN ``values`` (``NaN`` when none), summed exactly (``math.fsum``).
+
+    The exact sum keeps the numbers of the committed tables and baseline to the last bit, which
+    pandas' own ``mean``/``std`` (compensated and Welford sums) would not.
+    """
+    x = [v for v in values if not math.isnan(v)]
+    return math.fsum(x) / len(x) if x else math.nan
+
+
+def std(values: pd.Series | Sequence[float]) -> float:
+    """Sample std (``ddof=1``) of the non-NaN ``values``, two-pass and exact (``NaN`` if < 2)."""
+    x = [v for v in values if not math.isnan(v)]
+    if len(x) < 2:
+        return math.nan
+    m = math.fsum(x) / len(x)
+    return math.sqrt(math.fsum((v - m) ** 2 for v in x) / (len(x) - 1))
+
+
+def summarize(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per ``(dataset, label)`` of a :func:`cells` frame, metrics reduced over ok seeds.
+
+    Returns:
+        Columns :data:`SUMMARY_ID_COLUMNS` then, per metric, ``<key>_mean``, ``<key>_std``
+        (``NaN`` below two values) and ``<key>_n`` (int). ``status`` is ``"ok"`` when any seed
+        is ok, else ``"failed"`` (any failed) or ``"skipped"``; ``seeds`` is the tuple of every
+        recorded seed; ``error`` the first non-ok seed's ``"<status>: <reason>"`` or ``""``.
+        Rows keep the frame's (table) order.
+    """
+    keys = metric_columns(frame)
+    by = ["dataset", "label"]
+    groups = frame.groupby(by, sort=False)
+    ids = groups.agg(adapter=("adapter", "first"), backend=("backend", "first"),
+                     family=("family", "first"), seeds=("seed", tuple),
+                     n_records=("seed", "size"))
+    ok = frame[frame["status"] == "ok"]
+    ids["n_ok"] = ok.groupby(by, sort=False).size().reindex(ids.index, fill_value=0)
+    bad = frame[frame["status"] != "ok"]
+    ids["error"] = (bad["status"] + ": " + bad["reason"]).groupby(
+        [bad["dataset"], bad["label"]], sort=False).first().reindex(ids.index, fill_value="")
+    any_failed = (bad["status"] == "failed").groupby(
+        [bad["dataset"], bad["label"]], sort=False).any().reindex(ids.index, fill_value=False)
+    ids["status"] = np.where(ids["n_ok"] > 0, "ok",
+                             np.where(any_failed, "failed", "skipped"))
+    out = ids.reset_index()[list(SUMMARY_ID_COLUMNS)]
+    if ok.empty:  # nothing to reduce (pandas cannot aggregate an empty frame by functions)
+        columns = {f"{key}_{stat}": math.nan if stat != "n" else 0
+                   for key in keys for stat in ("mean", "std", "n")}
+        return out.assign(**columns)
+    stats = ok.groupby(by, sort=False)[keys].agg([mean, std, "count"]).reindex(ids.index)
+    for key in keys:
+        out[f"{key}_mean"] = stats[(key, "mean")].to_numpy(dtype=float)
+        out[f"{key}_std"] = stats[(key, "std")].to_numpy(dtype=float)
+        out[f"{key}_n"] = stats[(key, "count")].fillna(0).to_numpy(dtype=int)
+    return out
+
+
+def value(row: Mapping[str, Any], key: str, stat: str = "mean") -> float | None:
+    """``row[f"{key}_{stat}"]`` of a :func:`summarize` row, ``None`` where absent or ``NaN``."""
+    x = row.get(f"{key}_{stat}")
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def failures(frame: pd.DataFrame, dataset: str, label: str) -> pd.DataFrame:
+    """The non-ok cells of one row of a :func:`cells` frame (seed, status, reason), by seed."""
+    picked = frame[(frame["dataset"] == dataset) & (frame["label"] == label)
+                   & (frame["status"] != "ok")]
+    return picked[["seed", "status", "reason"]]
