@@ -3,6 +3,7 @@ tiny real runs (an unchanged run passes; a run with corrupted weights fails, nam
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from typing import Any, ClassVar
@@ -75,6 +76,25 @@ def test_every_checked_metric_has_a_floor_and_machine_metrics_are_not_checked():
     assert {K.FID, K.KID, K.RECON_MSE, K.RECON_BCE, K.SPIKES, K.SYNAPTIC_OPS, K.MACS,
             K.ENERGY_NJ, K.PRECISION, K.RECALL} <= set(check.CHECKED)
     assert K.TRAIN_SECONDS not in check.CHECKED and K.TIMESTEPS not in check.CHECKED
+
+
+def test_floors_come_from_the_metric_declarations(monkeypatch):
+    assert check.FLOORS[K.FID] == K.spec(K.FID).floor == K.Floor(rel=0.10, abs=0.5)
+    declared = dict(K.METRICS)
+    declared[K.FID] = dataclasses.replace(K.METRICS[K.FID], floor=K.Floor(rel=0.0, abs=7.0))
+    monkeypatch.setattr(K, "METRICS", declared)
+    assert check.tolerance(K.FID, 51.0, math.sqrt(2)) == (7.0, "abs_floor")
+    fid = check.build_baseline(BASE, SUITE_NAME)["groups"]["vae__mnist"]["metrics"][K.FID]
+    assert (fid["tolerance"], fid["rel_floor"], fid["abs_floor"]) == (7.0, 0.0, 7.0)
+
+
+def test_a_metric_is_checked_only_for_the_families_it_applies_to(monkeypatch):
+    declared = dict(K.METRICS)
+    declared[K.PRECISION] = dataclasses.replace(K.METRICS[K.PRECISION],
+                                                families=frozenset({"gan"}))
+    monkeypatch.setattr(K, "METRICS", declared)
+    metrics = check.build_baseline(BASE, SUITE_NAME)["groups"]["vae__mnist"]["metrics"]
+    assert K.FID in metrics and K.PRECISION not in metrics  # BASE's family is "vae"
 
 
 def test_baseline_holds_stats_values_tolerances_and_config_hashes():
@@ -326,7 +346,7 @@ def test_unchanged_code_passes_and_corrupted_weights_fail(tmp_path, monkeypatch,
     assert _check(suite_file, tmp_path / "again", baseline) == 0
     assert "check passed" in capsys.readouterr().out
 
-    monkeypatch.setitem(adapters.ADAPTERS, "ann-vae", "test_check:CorruptedVAE")
+    monkeypatch.setitem(adapters.ADAPTERS, "ann-vae", f"{__name__}:CorruptedVAE")
     _run(suite_file, tmp_path / "degraded")
     assert _check(suite_file, tmp_path / "degraded", baseline, "--json") == 1
     result = json.loads(capsys.readouterr().out)
