@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -26,7 +25,8 @@ from adapters.torch_adapter import (
     TorchModuleAdapter,
     check_images,
     check_n,
-    shuffled_batches,
+    discriminator_loss,
+    optimiser_step,
 )
 
 PIXELS = 28 * 28
@@ -137,34 +137,25 @@ class AnnVAE(_AnnBase):
         return kl.sum(dim=1)
 
     def fit(self, train: Tensor, *, seed: int, progress: ProgressFn | None = None) -> FitReport:
-        check_images(train)
         c = self.config
-        self._init_parameters(seed)
-        order_gen = make_generator(split_seed(seed, "data"))
-        noise_gen = make_generator(split_seed(seed, "noise-train"))
+        order_gen, noise_gen = self._begin_fit(train, seed, "data", "noise-train")
         opt = torch.optim.Adam(self._parameters(), lr=c.lr)
         x_all = train.reshape(len(train), -1)
-        log = EpochHistory(("loss", "bce", "kl"), progress=progress, shown=("loss",),
-                           total=c.epochs * math.ceil(len(train) / c.batch_size))
-        t0 = time.perf_counter()
+        log = EpochHistory(("loss", "bce", "kl"), epochs=c.epochs, progress=progress,
+                           shown=("loss",))
         self._set_eval(False)
-        for _epoch in range(c.epochs):
-            for idx in shuffled_batches(len(train), c.batch_size, order_gen):
-                x = x_all[idx]
-                logits = self.encoder(x)
-                z = self._latent(logits, noise_gen)
-                x_hat = self.decoder(z).clamp(1e-6, 1 - 1e-6)
-                bce = F.binary_cross_entropy(x_hat, x, reduction="none").sum(dim=1).mean()
-                kl = self._kl(logits, z).mean()
-                loss = bce + c.kl_weight * kl
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                log.add(len(idx), loss.item(), bce.item(), kl.item())
-            log.end_epoch(len(train))
+        for idx in log.batches(len(train), c.batch_size, order_gen):
+            x = x_all[idx]
+            logits = self.encoder(x)
+            z = self._latent(logits, noise_gen)
+            x_hat = self.decoder(z).clamp(1e-6, 1 - 1e-6)
+            bce = F.binary_cross_entropy(x_hat, x, reduction="none").sum(dim=1).mean()
+            kl = self._kl(logits, z).mean()
+            loss = bce + c.kl_weight * kl
+            optimiser_step(opt, loss)
+            log.add(len(idx), loss.item(), bce.item(), kl.item())
         self._set_eval(True)
-        return FitReport(epochs=c.epochs, steps=log.steps, train_seconds=time.perf_counter() - t0,
-                         history=log.history)
+        return log.report()
 
     @torch.no_grad()
     def _decode_counted(self, z: Tensor) -> Tensor:
@@ -183,16 +174,19 @@ class AnnVAE(_AnnBase):
 
     @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
+        """Decode the posterior's mode (:meth:`_posterior_mode`); counts cover the encoder too."""
         check_images(x)
         counter = OpCounter().watch_synapses(self.encoder, dense=True)
         with counter:
-            logits = torch.cat([self.encoder(chunk) for chunk in x.reshape(len(x), -1).split(_CHUNK)])
-        z = (logits > 0).float()
-        enc_macs = counter.macs
-        out = self._decode_counted(z)
-        # Reconstruction costs the encoder too.
-        self._counts = dataclasses.replace(self._counts, macs=self._counts.macs + enc_macs / len(x))
+            stats = torch.cat([self.encoder(chunk) for chunk in x.reshape(len(x), -1).split(_CHUNK)])
+        out = self._decode_counted(self._posterior_mode(stats))
+        self._counts = dataclasses.replace(self._counts,
+                                           macs=self._counts.macs + counter.macs / len(x))
         return out
+
+    def _posterior_mode(self, logits: Tensor) -> Tensor:
+        """The most likely latent of the encoder's outputs: ``z = [q > 0.5]``."""
+        return (logits > 0).float()
 
 
 class AnnGaussianVAE(AnnVAE):
@@ -224,16 +218,9 @@ class AnnGaussianVAE(AnnVAE):
         z = torch.randn((n, self.config.latent), generator=make_generator(split_seed(seed, "noise")))
         return self._decode_counted(z)
 
-    @torch.no_grad()
-    def reconstruct(self, x: Tensor) -> Tensor:
-        check_images(x)
-        counter = OpCounter().watch_synapses(self.encoder, dense=True)
-        with counter:
-            stats = torch.cat([self.encoder(c) for c in x.reshape(len(x), -1).split(_CHUNK)])
-        enc_macs = counter.macs
-        out = self._decode_counted(stats.chunk(2, dim=1)[0])
-        self._counts = dataclasses.replace(self._counts, macs=self._counts.macs + enc_macs / len(x))
-        return out
+    def _posterior_mode(self, stats: Tensor) -> Tensor:
+        """``z = μ``."""
+        return stats.chunk(2, dim=1)[0]
 
 
 class MaskedLinear(nn.Linear):
@@ -384,37 +371,24 @@ class AnnGAN(_AnnBase):
         return {"generator": self.generator, "discriminator": self.discriminator}
 
     def fit(self, train: Tensor, *, seed: int, progress: ProgressFn | None = None) -> FitReport:
-        check_images(train)
         c = self.config
-        self._init_parameters(seed)
-        order_gen = make_generator(split_seed(seed, "data"))
-        noise_gen = make_generator(split_seed(seed, "noise-train"))
+        order_gen, noise_gen = self._begin_fit(train, seed, "data", "noise-train")
         opt_g = torch.optim.Adam(self.generator.parameters(), lr=c.lr, betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=c.lr, betas=(0.5, 0.999))
         x_all = train.reshape(len(train), -1)
-        log = EpochHistory(("loss_d", "loss_g"), progress=progress,
-                           total=c.epochs * math.ceil(len(train) / c.batch_size))
-        t0 = time.perf_counter()
-        for _epoch in range(c.epochs):
-            for idx in shuffled_batches(len(train), c.batch_size, order_gen):
-                x = x_all[idx]
-                z = bernoulli_noise((len(idx), c.noise_dim), c.noise_p, generator=noise_gen)
-                fake = self.generator(z)
-                d_real = self.discriminator(x)
-                d_fake = self.discriminator(fake.detach())
-                loss_d = (F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, c.smooth))
-                          + F.softplus(d_fake).mean())
-                opt_d.zero_grad(set_to_none=True)
-                loss_d.backward()
-                opt_d.step()
-                loss_g = F.softplus(-self.discriminator(fake)).mean()
-                opt_g.zero_grad(set_to_none=True)
-                loss_g.backward()
-                opt_g.step()
-                log.add(len(idx), loss_d.item(), loss_g.item())
-            log.end_epoch(len(train))
-        return FitReport(epochs=c.epochs, steps=log.steps, train_seconds=time.perf_counter() - t0,
-                         history=log.history)
+        log = EpochHistory(("loss_d", "loss_g"), epochs=c.epochs, progress=progress)
+        for idx in log.batches(len(train), c.batch_size, order_gen):
+            x = x_all[idx]
+            z = bernoulli_noise((len(idx), c.noise_dim), c.noise_p, generator=noise_gen)
+            fake = self.generator(z)
+            d_real = self.discriminator(x)
+            d_fake = self.discriminator(fake.detach())
+            loss_d = discriminator_loss(d_real, d_fake, c.smooth)
+            optimiser_step(opt_d, loss_d)
+            loss_g = F.softplus(-self.discriminator(fake)).mean()
+            optimiser_step(opt_g, loss_g)
+            log.add(len(idx), loss_d.item(), loss_g.item())
+        return log.report()
 
     @torch.no_grad()
     def sample(self, n: int, *, seed: int) -> Tensor:

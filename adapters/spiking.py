@@ -97,6 +97,14 @@ def make_neuron(neuron: str, beta: float, surrogate: str, slope: float) -> snnto
     return layer
 
 
+def synaptic_currents(synapse: nn.Module, spikes: Tensor) -> Tensor:
+    """``synapse`` applied to all ``T`` steps of ``(T, N, *in)`` spikes in one batched call:
+    ``(T, N, *out)`` currents ``I[t]``."""
+    steps, batch = spikes.shape[:2]
+    cur = synapse(spikes.flatten(0, 1))
+    return cur.view(steps, batch, *cur.shape[1:])
+
+
 class SpikingLayer(nn.Module):
     """Synapses followed by spiking neurons, simulated over ``T`` steps (equations: module doc).
 
@@ -116,9 +124,7 @@ class SpikingLayer(nn.Module):
 
     def forward(self, spikes: Tensor) -> Tensor:
         """``(T, N, *in)`` binary float32 spikes -> ``(T, N, *out)`` binary float32 spikes."""
-        steps, batch = spikes.shape[:2]
-        cur = self.synapse(spikes.flatten(0, 1))
-        cur = cur.view(steps, batch, *cur.shape[1:])
+        cur = synaptic_currents(self.synapse, spikes)
         mem = torch.zeros_like(cur[0])
         out = []
         for cur_t in cur.unbind(0):  # views; their backward is one stack, not T scatters
@@ -151,9 +157,8 @@ class Readout(nn.Module):
 
     def forward(self, spikes: Tensor) -> Tensor:
         """``(T, N, *in)`` spikes -> ``(N, *out)`` float32 (logits, or rates in ``[0, 1]``)."""
-        steps, batch = spikes.shape[:2]
-        cur = self.synapse(spikes.flatten(0, 1))
-        cur = cur.view(steps, batch, *cur.shape[1:])
+        cur = synaptic_currents(self.synapse, spikes)
+        steps = cur.shape[0]
         mem = torch.zeros_like(cur[0])
         total = torch.zeros_like(cur[0])
         if self.mode == "membrane":

@@ -4,8 +4,6 @@ gradients (snntorch), built from the spiking kit (:mod:`adapters.spiking`)."""
 from __future__ import annotations
 
 import logging
-import math
-import time
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -13,19 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from adapters import spiking as kit
 from adapters.base import FitReport, ProgressFn, config_field
 from adapters.coding import bernoulli_noise, encode, make_generator, split_seed
-from adapters.spiking import (
-    Readout,
-    SpikingDecoder,
-    SpikingNetConfig,
-    SurrogateAdapter,
-    TrainingConfig,
-    encode_st,
-    image_to_spiking,
-    neuron_factory,
-)
-from adapters.torch_adapter import EpochHistory, check_images, check_n, shuffled_batches
+from adapters.torch_adapter import EpochHistory, check_n, discriminator_loss, optimiser_step
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +37,9 @@ class SpikingDiscriminator(nn.Module):
     def __init__(self, c: Any) -> None:
         super().__init__()
         self.pack = c.pack
-        parts = image_to_spiking(c, 1, spectral=c.spectral_norm, in_channels=c.pack)
+        parts = kit.image_to_spiking(c, 1, spectral=c.spectral_norm, in_channels=c.pack)
         self.layers = nn.ModuleList(parts[:-1])
-        self.readout = Readout(parts[-1], "membrane", neuron_factory(c)())
+        self.readout = kit.Readout(parts[-1], "membrane", kit.neuron_factory(c)())
         self.batch_std_weight = nn.Parameter(torch.zeros(1)) if c.minibatch_std else None
 
     def forward(self, spikes: Tensor) -> Tensor:
@@ -100,7 +89,7 @@ def _coverage(images: Tensor, real: Tensor, pool: int) -> Tensor:
 
 
 @dataclass(frozen=True)
-class _GanConfig(SpikingNetConfig):
+class _GanConfig(kit.SpikingNetConfig):
     """The GAN's own config fields (see :class:`SurrogateGAN.Config`)."""
 
     noise_dim: int = config_field(32, ge=1)
@@ -117,7 +106,7 @@ class _GanConfig(SpikingNetConfig):
     d_lr_scale: float = config_field(1.0, gt=0.0)
 
 
-class SurrogateGAN(SurrogateAdapter):
+class SurrogateGAN(kit.SurrogateAdapter):
     """Fully spiking GAN: a spiking generator fed Bernoulli noise spike trains and a spiking
     discriminator fed images as spikes, both trained with surrogate gradients.
 
@@ -144,7 +133,7 @@ class SurrogateGAN(SurrogateAdapter):
     capabilities: ClassVar[frozenset[str]] = frozenset({"sample"})
 
     @dataclass(frozen=True)
-    class Config(TrainingConfig, _GanConfig):
+    class Config(kit.TrainingConfig, _GanConfig):
         """Fields in record order: :class:`~adapters.spiking.SpikingNetConfig`'s, then these,
         then :class:`~adapters.spiking.TrainingConfig`'s (``epochs``, ``batch_size``, ``lr``).
 
@@ -182,7 +171,7 @@ class SurrogateGAN(SurrogateAdapter):
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
         c = self.config
-        self.generator = SpikingDecoder(c, c.noise_dim)
+        self.generator = kit.SpikingDecoder(c, c.noise_dim)
         self.discriminator = SpikingDiscriminator(c)
         self._set_eval(True)
 
@@ -190,49 +179,36 @@ class SurrogateGAN(SurrogateAdapter):
         return {"generator": self.generator, "discriminator": self.discriminator}
 
     def fit(self, train: Tensor, *, seed: int, progress: ProgressFn | None = None) -> FitReport:
-        check_images(train)
         c = self.config
-        self._init_parameters(seed)
+        order_gen, code_gen, noise_gen = self._begin_fit(train, seed, "data", "coding-train",
+                                                         "noise-train")
         with torch.no_grad():  # see Config.init_gain
             for pname, param in self.generator.named_parameters():
                 if pname.endswith("weight"):
                     param.mul_(c.init_gain)
-        order_gen = make_generator(split_seed(seed, "data"))
-        code_gen = make_generator(split_seed(seed, "coding-train"))
-        noise_gen = make_generator(split_seed(seed, "noise-train"))
         opt_g = torch.optim.Adam(self.generator.parameters(), lr=c.lr, betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=c.lr * c.d_lr_scale,
                                  betas=(0.5, 0.999))
-        log = EpochHistory(("loss_d", "loss_g"), progress=progress,
-                           total=c.epochs * math.ceil(len(train) / c.batch_size))
-        t0 = time.perf_counter()
+        log = EpochHistory(("loss_d", "loss_g"), epochs=c.epochs, progress=progress, name=self.name)
         self._set_eval(False)
-        for _epoch in range(c.epochs):
-            for idx in shuffled_batches(len(train), c.batch_size, order_gen):
-                x = train[idx]
-                z = self._noise(len(idx), noise_gen)
-                fake = self.generator(z)
-                fake_spikes = encode_st(fake, c.timesteps, c.coding, generator=code_gen)
-                d_real = self.discriminator(encode(x, c.timesteps, c.coding, generator=code_gen))
-                d_fake = self.discriminator(fake_spikes.detach())
-                loss_d = (F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, c.smooth))
-                          + F.softplus(d_fake).mean())
-                opt_d.zero_grad(set_to_none=True)
-                loss_d.backward()
-                opt_d.step()
-                loss_g = F.softplus(-self.discriminator(fake_spikes)).mean()
-                if c.mode_seeking > 0 and len(idx) > 1:
-                    loss_g = loss_g - c.mode_seeking * _mode_seeking(fake, z)
-                if c.coverage > 0:
-                    loss_g = loss_g + c.coverage * _coverage(fake, x, c.coverage_pool)
-                opt_g.zero_grad(set_to_none=True)
-                loss_g.backward()
-                opt_g.step()
-                log.add(len(idx), loss_d.item(), loss_g.item())
-            logger.info("%s epoch %d: %s", self.name, _epoch + 1, log.end_epoch(len(train)))
+        for idx in log.batches(len(train), c.batch_size, order_gen):
+            x = train[idx]
+            z = self._noise(len(idx), noise_gen)
+            fake = self.generator(z)
+            fake_spikes = kit.encode_st(fake, c.timesteps, c.coding, generator=code_gen)
+            d_real = self.discriminator(encode(x, c.timesteps, c.coding, generator=code_gen))
+            d_fake = self.discriminator(fake_spikes.detach())
+            loss_d = discriminator_loss(d_real, d_fake, c.smooth)
+            optimiser_step(opt_d, loss_d)
+            loss_g = F.softplus(-self.discriminator(fake_spikes)).mean()
+            if c.mode_seeking > 0 and len(idx) > 1:
+                loss_g = loss_g - c.mode_seeking * _mode_seeking(fake, z)
+            if c.coverage > 0:
+                loss_g = loss_g + c.coverage * _coverage(fake, x, c.coverage_pool)
+            optimiser_step(opt_g, loss_g)
+            log.add(len(idx), loss_d.item(), loss_g.item())
         self._set_eval(True)
-        return FitReport(epochs=c.epochs, steps=log.steps, train_seconds=time.perf_counter() - t0,
-                         history=log.history)
+        return log.report()
 
     @torch.no_grad()
     def sample(self, n: int, *, seed: int) -> Tensor:

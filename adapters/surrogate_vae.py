@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -28,7 +27,12 @@ from adapters.spiking import (
     neuron_factory,
     spiking_modules,
 )
-from adapters.torch_adapter import EpochHistory, check_images, check_n, shuffled_batches
+from adapters.torch_adapter import (
+    EpochHistory,
+    check_images,
+    check_n,
+    optimiser_step,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -228,35 +232,25 @@ class SurrogateVAE(SurrogateAdapter):
         return c.latent * _mmd(rates, prior_rates)
 
     def fit(self, train: Tensor, *, seed: int, progress: ProgressFn | None = None) -> FitReport:
-        check_images(train)
         c = self.config
-        self._init_parameters(seed)
-        order_gen = make_generator(split_seed(seed, "data"))
-        code_gen = make_generator(split_seed(seed, "coding-train"))
-        noise_gen = make_generator(split_seed(seed, "noise-train"))
+        order_gen, code_gen, noise_gen = self._begin_fit(train, seed, "data", "coding-train",
+                                                         "noise-train")
         opt = torch.optim.Adam(self._parameters(), lr=c.lr)
-        log = EpochHistory(("loss", "bce", "latent_loss", "latent_rate"), progress=progress,
-                           total=c.epochs * math.ceil(len(train) / c.batch_size),
-                           shown=("loss", "bce"))
-        t0 = time.perf_counter()
+        log = EpochHistory(("loss", "bce", "latent_loss", "latent_rate"), epochs=c.epochs,
+                           progress=progress, shown=("loss", "bce"), name=self.name)
         self._set_eval(False)
-        for _epoch in range(c.epochs):
-            for idx in shuffled_batches(len(train), c.batch_size, order_gen):
-                x = train[idx]
-                q = self.encoder(encode(x, c.timesteps, c.coding, generator=code_gen))
-                z = bernoulli_spikes(q, generator=noise_gen)
-                x_hat = self.decoder(z).clamp(1e-6, 1 - 1e-6)
-                bce = F.binary_cross_entropy(x_hat, x, reduction="none").flatten(1).sum(1).mean()
-                reg = self._latent_loss(q, z, noise_gen)
-                loss = bce + c.kl_weight * reg
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                log.add(len(idx), loss.item(), bce.item(), reg.item(), q.mean().item())
-            logger.info("%s epoch %d: %s", self.name, _epoch + 1, log.end_epoch(len(train)))
+        for idx in log.batches(len(train), c.batch_size, order_gen):
+            x = train[idx]
+            q = self.encoder(encode(x, c.timesteps, c.coding, generator=code_gen))
+            z = bernoulli_spikes(q, generator=noise_gen)
+            x_hat = self.decoder(z).clamp(1e-6, 1 - 1e-6)
+            bce = F.binary_cross_entropy(x_hat, x, reduction="none").flatten(1).sum(1).mean()
+            reg = self._latent_loss(q, z, noise_gen)
+            loss = bce + c.kl_weight * reg
+            optimiser_step(opt, loss)
+            log.add(len(idx), loss.item(), bce.item(), reg.item(), q.mean().item())
         self._set_eval(True)
-        return FitReport(epochs=c.epochs, steps=log.steps, train_seconds=time.perf_counter() - t0,
-                         history=log.history)
+        return log.report()
 
     @torch.no_grad()
     def sample(self, n: int, *, seed: int) -> Tensor:

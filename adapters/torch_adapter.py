@@ -6,17 +6,23 @@ with their config."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import logging
+import math
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-from adapters.base import GenerativeAdapter, OpCounts, ProgressFn
+from adapters.base import FitReport, GenerativeAdapter, OpCounts, ProgressFn
 from adapters.coding import make_generator, split_seed
 from adapters.io import atomic_torch_save, load_weights
 from adapters.seeding import init_parameters_
+
+logger = logging.getLogger(__name__)
 
 #: The seed stream each named module's initial weights are drawn from (``split_seed`` labels).
 INIT_STREAMS: dict[str, str] = {"encoder": "init-enc", "decoder": "init-dec", "prior": "init-prior",
@@ -42,6 +48,20 @@ def shuffled_batches(n: int, batch_size: int, gen: torch.Generator) -> list[Tens
     """Indices ``0..n-1`` in an order drawn from ``gen``, cut into batches of ``batch_size``."""
     order = torch.randperm(n, generator=gen)
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+def optimiser_step(opt: torch.optim.Optimizer, loss: Tensor) -> None:
+    """One step of ``opt`` down the gradient of ``loss`` (gradients cleared first)."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
+def discriminator_loss(d_real: Tensor, d_fake: Tensor, smooth: float) -> Tensor:
+    """The non-saturating GAN discriminator loss with one-sided label smoothing,
+    ``BCE(D(x), smooth) + mean softplus(D(G(z)))``, from logits ``(N, 1)``."""
+    return (F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, smooth))
+            + F.softplus(d_fake).mean())
 
 
 def _plain(config: dict[str, Any]) -> dict[str, Any]:
@@ -78,6 +98,13 @@ class TorchModuleAdapter(GenerativeAdapter):
         for name, module in self._modules().items():
             init_parameters_(module, make_generator(split_seed(seed, INIT_STREAMS[name])))
 
+    def _begin_fit(self, train: Tensor, seed: int, *streams: str) -> list[torch.Generator]:
+        """Check ``train``, draw the initial weights of ``seed`` and return one generator per
+        named seed stream (``split_seed`` labels such as ``"data"``, ``"noise-train"``)."""
+        check_images(train)
+        self._init_parameters(seed)
+        return [make_generator(split_seed(seed, stream)) for stream in streams]
+
     def _parameters(self) -> list[nn.Parameter]:
         """The trainable parameters of all modules."""
         return [p for module in self._modules().values() for p in module.parameters()]
@@ -98,26 +125,42 @@ class TorchModuleAdapter(GenerativeAdapter):
 
 
 class EpochHistory:
-    """Per-epoch means of per-batch training values, and ``fit``'s progress calls.
+    """The epochs of a ``fit``: shuffled index batches, per-epoch means of per-batch training
+    values, ``fit``'s progress calls and its :class:`FitReport`.
 
-    Each :meth:`add` is one optimiser step over ``n`` images; :meth:`end_epoch` appends the
-    epoch's image-weighted means (float64 sums) to :attr:`history`.
+    Each :meth:`add` is one optimiser step over ``n`` images; at the end of each epoch of
+    :meth:`batches` the epoch's image-weighted means (float64 sums) are appended to
+    :attr:`history` and logged.
 
     Args:
         keys: names of the values passed to :meth:`add`, in order.
-        total: steps of the whole ``fit`` (for ``progress``).
+        epochs: passes over the training set.
         progress: ``progress(done, total, postfix)`` after every step, or ``None``.
         shown: the keys ``postfix`` holds (default: all).
+        name: the model's name in the log lines.
     """
 
-    def __init__(self, keys: Sequence[str], *, total: int, progress: ProgressFn | None,
-                 shown: Sequence[str] | None = None) -> None:
+    def __init__(self, keys: Sequence[str], *, epochs: int, progress: ProgressFn | None,
+                 shown: Sequence[str] | None = None, name: str = "") -> None:
         self.keys = tuple(keys)
         self.shown = self.keys if shown is None else tuple(shown)
-        self.total, self.progress = total, progress
+        self.epochs, self.progress, self.name = epochs, progress, name
         self.history: dict[str, list[float]] = {key: [] for key in self.keys}
-        self.steps = 0
+        self.steps, self.total = 0, 0
         self._sums = torch.zeros(len(self.keys), dtype=torch.float64)
+        self._start = time.perf_counter()
+
+    def batches(self, n_train: int, batch_size: int, order: torch.Generator) -> Iterator[Tensor]:
+        """Index batches of every epoch, each epoch in an order drawn from ``order`` when it
+        starts (:func:`shuffled_batches`); an epoch's means are recorded after its last batch."""
+        self.total = self.epochs * math.ceil(n_train / batch_size)
+        for epoch in range(self.epochs):
+            yield from shuffled_batches(n_train, batch_size, order)
+            for key, value in zip(self.keys, (self._sums / n_train).tolist(), strict=True):
+                self.history[key].append(value)
+            self._sums = torch.zeros(len(self.keys), dtype=torch.float64)
+            logger.info("%s epoch %d: %s", self.name, epoch + 1,
+                        {key: round(values[-1], 4) for key, values in self.history.items()})
 
     def add(self, n: int, *values: float) -> None:
         """Record one step's ``values`` (one per key), measured on ``n`` images."""
@@ -127,9 +170,7 @@ class EpochHistory:
             self.progress(self.steps, self.total,
                           {k: v for k, v in zip(self.keys, values, strict=True) if k in self.shown})
 
-    def end_epoch(self, n_train: int) -> dict[str, float]:
-        """Close an epoch over ``n_train`` images; returns its means (rounded, for a log line)."""
-        for key, value in zip(self.keys, (self._sums / n_train).tolist(), strict=True):
-            self.history[key].append(value)
-        self._sums = torch.zeros(len(self.keys), dtype=torch.float64)
-        return {key: round(values[-1], 4) for key, values in self.history.items()}
+    def report(self) -> FitReport:
+        """The :class:`FitReport` of the ``fit``, timed from this object's creation."""
+        return FitReport(epochs=self.epochs, steps=self.steps,
+                         train_seconds=time.perf_counter() - self._start, history=self.history)

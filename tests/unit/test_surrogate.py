@@ -142,6 +142,7 @@ def test_vae_shapes_ranges_and_determinism(vae):
     rec = vae.reconstruct(_images(5, seed=3))
     assert rec.shape == (5, 1, 28, 28) and rec.dtype == torch.float32
     assert torch.equal(vae.reconstruct(_images(5, seed=3)), rec)
+    assert vae.learned_filters() is None  # no bank of image filters to draw
 
 
 def test_vae_sample_is_decoded_from_bernoulli_prior_spikes(monkeypatch):
