@@ -124,8 +124,9 @@ class SurrogateGAN(kit.SurrogateAdapter):
     towards it).
 
     The defaults that fight mode collapse (``init_gain``, ``pack``, ``mode_seeking``,
-    ``coverage``) were chosen by measurement: ``docs/experiments/2026-11-25-surrogate-gan-mode-
-    collapse.md`` and ``docs/experiments/2026-12-03-surrogate-gan-coverage.md``.
+    ``coverage``) were chosen by measurement:
+    ``docs/experiments/2026-11-25-surrogate-gan-mode-collapse.md`` and
+    ``docs/experiments/2026-12-03-surrogate-gan-coverage.md``.
     """
 
     name: ClassVar[str] = "surrogate-gan"
