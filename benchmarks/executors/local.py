@@ -65,6 +65,11 @@ def _worker_main(conn: Connection, registry: dict[str, str], suite: Suite,
         conn.send(run(planned))
 
 
+def max_jobs() -> int:
+    """The most ``--jobs`` accepted here: 4 per core."""
+    return 4 * (os.cpu_count() or 1)
+
+
 @dataclass
 class _Worker:
     process: Any
@@ -80,18 +85,24 @@ class LocalWorkers:
     itself; a worker runs ``suite.threads`` threads); on a machine with C cores keep
     ``jobs * suite.threads <= C``.
 
+    A worker is started only when a cell needs one, so a run never starts more workers than it
+    has pending cells, whatever ``jobs`` says; each imports torch (hundreds of MB), so ``jobs`` is
+    capped at :func:`max_jobs`, and a run whose ``jobs * threads`` exceeds the cores is warned.
+
     Args:
-        jobs: worker processes (>= 1).
+        jobs: worker processes, 1 to :func:`max_jobs`.
         context_factory: ``(dataset, suite) -> context``, called in the workers; it must be
             importable by a fresh Python process (a module-level class or function).
 
     Raises:
-        ValueError: ``jobs`` is not an int >= 1.
+        ValueError: ``jobs`` is not an int in that range (the message gives it).
     """
 
     def __init__(self, jobs: int, context_factory: ContextFactory | None = None) -> None:
-        if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
-            raise ValueError(f"jobs must be an int >= 1, got {jobs!r}")
+        top = max_jobs()
+        if not isinstance(jobs, int) or isinstance(jobs, bool) or not 1 <= jobs <= top:
+            raise ValueError(f"--jobs must be an int from 1 to {top} (4 per core on this "
+                             f"{os.cpu_count()}-core machine), got {jobs!r}")
         self.jobs = jobs
         self.label = f"jobs {jobs}"
         self.context_factory = context_factory or DatasetContext
@@ -103,6 +114,13 @@ class LocalWorkers:
 
     def open(self, suite: Suite, results_dir: Path, jobs: list[Job]) -> None:
         self._suite, self._results_dir = suite, Path(results_dir)
+        at_once = min(self.jobs, len(jobs))
+        cores = os.cpu_count() or 1
+        if at_once * suite.threads > cores:
+            log.warning("%d cells at once x %d thread(s) each = %d threads on %d core(s): cells "
+                        "will slow each other down (keep jobs x threads <= cores; --threads sets "
+                        "the threads per cell)", at_once, suite.threads,
+                        at_once * suite.threads, cores)
 
     def _start_worker(self) -> _Worker:
         parent_end, child_end = self._spawn.Pipe()

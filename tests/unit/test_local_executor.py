@@ -186,3 +186,39 @@ def test_workers_end_with_their_parent(tmp_path, how):
         assert not _alive(worker), f"worker {worker} outlived its parent ({how.name})"
     finally:
         parent.kill()
+
+
+class _CountingWorkers(LocalWorkers):
+    """LocalWorkers that counts the worker processes it starts."""
+
+    started = 0
+
+    def _start_worker(self):
+        type(self).started += 1
+        return super()._start_worker()
+
+
+def test_never_more_workers_than_pending_cells(suite, tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    cells = [c for c in select_cells(suite) if c.entry.adapter == "ann-vae"][:1]
+    _CountingWorkers.started = 0
+    with caplog.at_level("WARNING"):
+        out = run_suite(suite, cells, _CountingWorkers(8, FakeContext),
+                        results_dir=tmp_path / "r")
+    assert [r["status"] for r in out] == ["ok"]
+    assert _CountingWorkers.started == 1  # --jobs 8, one pending cell: one worker
+    assert not [r for r in caplog.records if "threads on" in r.getMessage()]
+
+
+def test_jobs_out_of_range_are_refused_and_oversubscription_warned(suite, tmp_path, caplog,
+                                                                   monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    for bad in (0, 9, 1000, True, 2.0):
+        with pytest.raises(ValueError, match=r"--jobs must be an int from 1 to 8 .*2-core"):
+            LocalWorkers(bad)
+    ex = LocalWorkers(3, FakeContext)
+    jobs = [object()] * 3
+    with caplog.at_level("WARNING"):
+        ex.open(suite, tmp_path, jobs)
+    (msg,) = [r.getMessage() for r in caplog.records if "threads on" in r.getMessage()]
+    assert f"3 cells at once x {suite.threads} thread(s)" in msg and "2 core(s)" in msg
