@@ -359,6 +359,13 @@ def test_missing_label_names_the_file(tmp_path):
         load_records(folder)
 
 
+def test_missing_family_names_the_file(tmp_path):
+    """Families come from the record (the adapter class), never from a row's name."""
+    folder = _copy_fixture(tmp_path, lambda d: d["adapter"].pop("family"))
+    with pytest.raises(ValueError, match=r"ann-vae__mnist__seed0\.json: adapter\.family"):
+        load_records(folder)
+
+
 def test_non_numeric_metric_names_the_file(tmp_path):
     folder = _copy_fixture(tmp_path, lambda d: d["metrics"].update(fid="12.0"))
     with pytest.raises(ValueError, match=r"seed0\.json: metrics\['fid'\] must be a number"):
