@@ -114,8 +114,30 @@ def _check_feasible(cells: Sequence[Cell], resources: dict[str, float], *, local
                     msg)
 
 
+#: The oldest Ray with token authentication (``RAY_AUTH_MODE=token``); pyproject's floor.
+MIN_RAY = (2, 52)
+
+
+def _local_instance_env() -> dict[str, str]:
+    """Settings for a local instance this executor starts: token authentication on (the default
+    only in recent Ray releases) unless the user chose a mode, and loopback as the node address.
+
+    Ray's GCS and raylet still listen on every interface whatever the node address (checked with
+    ``ss -ltnp`` on Ray 2.60), so the token is what keeps other hosts from submitting work.
+    """
+    return {"RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE") or "token"}
+
+
 def _init_ray(address: str | None, runtime_env: dict[str, Any] | None) -> bool:
-    """Connect to ``address`` or start a local instance; returns whether this call started it."""
+    """Connect to ``address`` or start a local instance; returns whether this call started it.
+
+    Raises:
+        ImportError: the installed Ray is older than :data:`MIN_RAY` (no token authentication).
+    """
+    version = tuple(int(x) for x in ray.__version__.split(".")[:2] if x.isdigit())
+    if version < MIN_RAY:
+        raise ImportError(f"Ray {ray.__version__} has no token authentication; the Ray executor "
+                          f"needs ray>={'.'.join(map(str, MIN_RAY))}: pip install -e '.[ray]'")
     if ray.is_initialized():
         if address is not None or runtime_env is not None:
             log.warning("Ray is already initialized in this process; using it as it is "
@@ -125,8 +147,10 @@ def _init_ray(address: str | None, runtime_env: dict[str, Any] | None) -> bool:
     if runtime_env is not None:
         kwargs["runtime_env"] = runtime_env
     if address is None:
-        ray.init(num_cpus=os.cpu_count() or 1, **kwargs)
-        log.info("started a local Ray instance with %d CPUs", os.cpu_count() or 1)
+        os.environ.update(_local_instance_env())  # read by ray.init and the processes it starts
+        ray.init(num_cpus=os.cpu_count() or 1, _node_ip_address="127.0.0.1", **kwargs)
+        log.info("started a local Ray instance with %d CPUs (node address 127.0.0.1, "
+                 "RAY_AUTH_MODE=%s)", os.cpu_count() or 1, os.environ["RAY_AUTH_MODE"])
     else:
         ray.init(address=address, **kwargs)
         log.info("connected to the Ray cluster at %s", address)
