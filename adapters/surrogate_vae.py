@@ -165,7 +165,7 @@ class SurrogateVAE(SurrogateAdapter):
     decoder, limited sample FID (``scripts/vae_prior_gap.py``;
     ``docs/experiments/2026-12-04-surrogate-vae-learned-prior.md``); the rate posterior because it
     keeps training one feed-forward pass per layer (affordable on a CPU) and gave the most varied
-    samples of the posteriors tried (``docs/experiments/@@POSTDATE@@-surrogate-vae-posterior.md``).
+    samples of the posteriors tried (``docs/experiments/2026-11-25-surrogate-vae-posterior.md``).
     """
 
     name: ClassVar[str] = "surrogate-vae"
