@@ -26,8 +26,8 @@ from adapters.io import atomic_write_bytes
 from benchmarks import records as rec
 from benchmarks.execute import failed_record
 from benchmarks.executors import Died, Executor, Finished, Job
-from benchmarks.plan import Cell, plan, validate_entries
-from benchmarks.suites import Suite
+from benchmarks.plan import Cell, plan
+from benchmarks.suites import Suite, validate_entries
 
 log = logging.getLogger(__name__)
 

@@ -249,6 +249,8 @@ def _metric_config(suite: Suite, ctx: Any, energy_model: Any) -> dict[str, Any]:
     return {
         "feature_extractor": ctx.feature_info.name,
         "feature_net_test_accuracy": ctx.feature_info.test_accuracy,
+        # the weights themselves: a rebuilt or changed extractor shows even at the same accuracy
+        "feature_net_weights_sha256": getattr(ctx.feature_info, "weights_sha256", "") or None,
         "n_samples": suite.n_eval,
         "n_recon": suite.n_recon,
         "energy_model": f"{energy_model.name}@{energy_model.version}",

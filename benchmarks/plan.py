@@ -86,23 +86,6 @@ def select_cells(suite: Suite, *, labels: Sequence[str] | None = None,
             if s in (e.seeds if e.seeds is not None else suite.seeds)]
 
 
-def validate_entries(suite: Suite) -> None:
-    """Check every entry's config against its adapter's Config, where the backend is installed.
-
-    Raises:
-        ValueError: an entry's config has an unknown key or a bad value (names the entry).
-    """
-    for entry in suite.entries:
-        try:
-            cls = adapters.get_adapter_class(entry.adapter)
-        except ImportError:
-            continue  # checked when the cell runs, in the environment that has the backend
-        try:
-            adapters.base.config_from_dict(cls.Config, entry.config)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"bad suite file {suite.path}: entry {entry.label!r}: {err}") from err
-
-
 def full_config(entry: Entry) -> dict[str, Any]:
     """The entry's config with the adapter's defaults filled in (as given, where the adapter's
     module cannot be imported here)."""

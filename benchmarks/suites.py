@@ -40,9 +40,12 @@ else:  # pragma: no cover
 
 import adapters
 from benchmarks.data import DATASETS
+from benchmarks.metrics.energy import get_energy_model
 
 SUITES_DIR = Path(__file__).parent / "suites"
 _LABEL = re.compile(r"^[a-z0-9][a-z0-9.\-]*$")
+#: A suite's name names its results folder: a plain identifier, never a path.
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,39 @@ def load_suite(name_or_path: str | Path) -> Suite:
     dupes = sorted({x for x in labels if labels.count(x) > 1})
     if dupes:
         raise _fail(path, f"duplicate entry labels {dupes}")
-    return Suite(name=str(head["name"]), description=str(head.get("description", "")),
-                 datasets=tuple(datasets), seeds=tuple(seeds), entries=tuple(entries),
-                 energy_model=str(head.get("energy_model", "horowitz-45nm")), path=str(path),
-                 **ints)
+    name = head["name"]
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise _fail(path, f"name {name!r} must be a plain identifier matching {_NAME.pattern} "
+                          f"(it names the results folder)")
+    energy_model = head.get("energy_model", "horowitz-45nm")
+    try:
+        get_energy_model(energy_model)
+    except ValueError as err:
+        raise _fail(path, f"[suite] energy_model: {err}") from None
+    suite = Suite(name=name, description=str(head.get("description", "")),
+                  datasets=tuple(datasets), seeds=tuple(seeds), entries=tuple(entries),
+                  energy_model=energy_model, path=str(path), **ints)
+    validate_entries(suite)
+    return suite
+
+
+def validate_entries(suite: Suite) -> None:
+    """Check every entry's config against its adapter's Config (types, ranges, unknown keys),
+    so a bad value stops the run before any cell trains.
+
+    Every adapter class imports without its backend library (TensorFlow, snntorch, spyker), so
+    this holds for every backend; a class that cannot be imported here is left to its cell.
+
+    Raises:
+        ValueError: an entry's config has an unknown key or a bad value (names the file, the
+            entry, the key, the value and what is allowed).
+    """
+    for entry in suite.entries:
+        try:
+            cls = adapters.get_adapter_class(entry.adapter)
+        except ImportError:
+            continue
+        try:
+            adapters.base.config_from_dict(cls.Config, entry.config)
+        except (TypeError, ValueError) as err:
+            raise _fail(Path(suite.path), f"entry {entry.label!r}: {err}") from err

@@ -80,6 +80,16 @@ def test_good_suite_and_cell_selection(tmp_path):
     (GOOD.replace("[[entry]]\nadapter", "[[entry]]\ncolour = 1\nadapter", 1),
      r"unknown key\(s\) \['colour'\] in entry #1"),
     ("[suite\nname=", "not valid TOML"),
+    # a suite's name is a folder under --results-dir, never a path out of it
+    (GOOD.replace('name = "t"', 'name = "../x"'), r"name '\.\./x' must be a plain identifier"),
+    (GOOD.replace('name = "t"', 'name = "/tmp/x"'), r"name '/tmp/x' must be a plain identifier"),
+    # refused at load, before any cell trains (the energy model is in every config hash)
+    (GOOD.replace("n_eval = 50", 'n_eval = 50\nenergy_model = "horowitz-7nm"'),
+     r"energy_model: unknown energy model 'horowitz-7nm'.*known: \['horowitz-45nm'\]"),
+    (GOOD.replace("epochs = 1", 'epochs = "ten"'), r"entry 'ann-vae':.*epochs.*'ten'"),
+    (GOOD.replace("epochs = 1", "epochs = 1.5"), r"entry 'ann-vae':.*epochs.*1\.5"),
+    (GOOD.replace("epochs = 1", "epochs = true"), r"entry 'ann-vae':.*epochs.*True"),
+    (GOOD.replace("epochs = 1", "epochz = 1"), r"entry 'ann-vae':.*epochz.*epochs"),
 ])
 def test_bad_suite_files_are_rejected_with_the_reason(tmp_path, text, message):
     with pytest.raises(ValueError, match=message):
