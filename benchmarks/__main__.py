@@ -44,6 +44,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")
         suite = dataclasses.replace(suite, threads=args.threads)
     cells = select_cells(suite, labels=args.adapters, datasets=args.datasets, seeds=args.seeds)
+    _check_writable(Path(args.results_dir) / suite.name / "records")
     if args.jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
     if args.jobs > 1 and args.executor == "ray":
@@ -77,6 +78,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not args.no_tables:
         _tables(args.results_dir, suite.name)
     return 1 if failed else 0
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail before any cell trains when ``folder`` cannot be created or written (OSError)."""
+    import tempfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=folder):
+        pass
 
 
 def _tables(results_dir: Path, suite: str) -> list[Path]:
@@ -157,6 +167,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     import torch
 
     import adapters
+    from adapters.io import IntegrityError, atomic_path
     from benchmarks.records import cell_id
     from benchmarks.suites import load_suite
 
@@ -166,19 +177,26 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     if entry is None:
         raise SystemExit(f"suite {suite.name!r} has no entry {args.adapter!r}; "
                          f"entries: {[e.label for e in suite.entries]}")
+    out = Path(args.out)
+    if out.suffix != ".npz" or out.is_dir():
+        raise ValueError(f"--out must name a .npz file, got {str(out)!r}")
     model_file = Path(args.results_dir) / suite.name / "models" / \
         f"{cell_id(entry.label, args.dataset, args.seed)}.pt"
+    results_flag = "" if Path(args.results_dir) == DEFAULT_RESULTS else \
+        f" --results-dir {args.results_dir}"
+    retrain = (f"python -m benchmarks run --suite {suite.name} --adapters {entry.label} "
+               f"--datasets {args.dataset} --seeds {args.seed}{results_flag}")
     if not model_file.is_file():
-        raise SystemExit(f"no trained model at {model_file}; train it with: python -m benchmarks "
-                         f"run --suite {suite.name} --adapters {entry.label} --datasets "
-                         f"{args.dataset} --seeds {args.seed}")
+        raise SystemExit(f"no trained model at {model_file}; train it with: {retrain}")
     model = adapters.create(entry.adapter, entry.config)
-    model.load(model_file)
+    try:
+        model.load(model_file)
+    except IntegrityError as err:
+        raise ValueError(f"{err}; train it again with: {retrain} --force") from err
     images = model.sample(args.n, seed=args.sample_seed)
     uint8 = (images.squeeze(1).clamp(0, 1) * 255).round().to(torch.uint8).numpy()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out, images=uint8)
+    with atomic_path(out) as tmp:
+        np.savez_compressed(tmp, images=uint8)
     log.info("wrote %d samples (%s) to %s", args.n, "x".join(map(str, uint8.shape)), out)
     if args.json:
         print(json.dumps({"out": str(out), "shape": list(uint8.shape)}))
@@ -283,9 +301,15 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
-    except (ValueError, ImportError, FileNotFoundError) as err:
+    except (ValueError, ImportError, OSError) as err:
+        # expected failures (bad input, a missing optional backend, a path that cannot be read
+        # or written) are one line naming the problem; anything else is a bug and keeps its
+        # traceback
         log.error("%s", err)
         return 2
+    except KeyboardInterrupt:
+        log.error("interrupted; finished cells are recorded and a re-run resumes from them")
+        return 130
 
 
 if __name__ == "__main__":
