@@ -1,4 +1,4 @@
-"""SpikeGenBench harness: data, suites, runner, metrics, records, tables and figures."""
+"""SpikeGenBench harness: data, suites, planning, executing cells, records, metrics, tables and figures."""
 
 from __future__ import annotations
 

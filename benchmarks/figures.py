@@ -1,11 +1,11 @@
-"""Figures as a pure function of the records (plus the runner's sample and filter grids).
+"""Figures as a pure function of the records (plus benchmarks.execute's sample and filter grids).
 
 * :func:`fid_vs_energy` — FID against energy per sample, per data set, Pareto front marked.
 * :func:`fid_vs_timesteps` — FID and spikes per sample against the number of time steps ``T``.
 * :func:`firing_rates` — per-layer firing rates of the spiking cells.
 * :func:`sample_pages` — one page per data set with every method's sample grid, same seed.
-* :func:`sample_grid` — a grid of generated images (the runner draws one for every cell).
-* :func:`filter_grid` — an STDP adapter's layer-1 filters (the runner draws one per STDP cell).
+* :func:`sample_grid` — a grid of generated images (benchmarks.execute draws one for every cell).
+* :func:`filter_grid` — an STDP adapter's layer-1 filters (benchmarks.execute draws one per STDP cell).
 
 The records-only figures read the same frames as the tables (:mod:`benchmarks.frame`: a row per
 cell, reduced to a row per ``(dataset, label)``) and return the :class:`matplotlib.figure.Figure`
@@ -474,7 +474,7 @@ def sample_pages(records: Sequence[Mapping[str, Any]],
                  figures_dir: str | Path) -> dict[str, Figure]:
     """One page per data set with every method's sample grid.
 
-    Each panel is one entry label's grid (the runner's PNG from the record's
+    Each panel is one entry label's grid (the PNG benchmarks.execute drew from the record's
     ``artifacts["samples"]``), titled with the label and that record's FID. All panels show the
     same seed: the smallest one every label with an ok record on the data set has. Where no seed
     is common to all, each label shows its own smallest ok seed and the page's subtitle says so.
@@ -550,7 +550,7 @@ def sample_pages(records: Sequence[Mapping[str, Any]],
 
 
 # --------------------------------------------------------------------------------------------
-# Image grids drawn by the runner
+# Image grids drawn by benchmarks.execute for each cell
 
 
 def _to_numpy(images: Any) -> np.ndarray:
@@ -700,7 +700,7 @@ def write_figures(records: Sequence[Mapping[str, Any]], figures_dir: str | Path)
 
     Writes ``fid_vs_energy``, ``fid_vs_timesteps``, ``firing_rates`` and
     ``samples_<dataset>`` (each ``.png`` and ``.pdf``) where the records hold what they need; the
-    sample pages gather the runner's grids from ``figures_dir/samples``.
+    sample pages gather the cells' grids from ``figures_dir/samples``.
 
     Returns:
         The files written.
