@@ -44,7 +44,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")
         suite = dataclasses.replace(suite, threads=args.threads)
     cells = select_cells(suite, labels=args.adapters, datasets=args.datasets, seeds=args.seeds)
-    _check_writable(Path(args.results_dir) / suite.name / "records")
     if args.jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
     if args.jobs > 1 and args.executor == "ray":
@@ -64,6 +63,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from benchmarks.executors.sequential import Sequential
 
         executor = Sequential()
+    _check_writable(Path(args.results_dir) / suite.name / "records")
     records = run_suite(suite, cells, executor, results_dir=args.results_dir, force=args.force,
                         max_retries=args.max_retries)
     summary = {r["cell_id"]: r["status"] for r in records}

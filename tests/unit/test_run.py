@@ -117,9 +117,8 @@ def test_bad_entry_config_fails_before_any_cell_runs(tmp_path, monkeypatch):
     path = tmp_path / "bad.toml"
     path.write_text(SUITE.replace("hidden = 32, latent = 8", "hidden = 32, latnt = 8"))
     monkeypatch.setitem(adapters.ADAPTERS, "broken-vae", "test_run:BrokenVAE")
-    bad = load_suite(path)
     with pytest.raises(ValueError, match=r"entry 'ann-vae'.*unknown config key\(s\) \['latnt'\]"):
-        _run(bad, tmp_path / "results")
+        load_suite(path)  # at load, before anything is planned or run
     assert not (tmp_path / "results").exists()
 
 
