@@ -58,10 +58,9 @@ _REASON_CHARS = 70
 def load_records(records_dir: str | Path) -> list[dict[str, Any]]:
     """Read and check every ``*.json`` record in ``records_dir``, in file-name order.
 
-    Each file is checked by :func:`benchmarks.records.read_record` (JSON object, ``schema_version``
-    1, required keys, status) and then for the fields the tables need (``adapter.label``,
-    ``adapter.name``, ``adapter.backend``, ``adapter.family``, ``dataset.name``, an integer
-    ``seed``, a ``metrics`` mapping of numbers or nulls).
+    Each file is checked by :func:`benchmarks.records.read_record`, the one reader that resume,
+    tables and ``check`` share (JSON object, ``schema_version`` 1, required keys, status, and the
+    fields the tables need), so a record is valid for all of them or for none.
 
     Args:
         records_dir: a suite's ``records`` folder.
@@ -75,36 +74,9 @@ def load_records(records_dir: str | Path) -> list[dict[str, Any]]:
     """
     folder = Path(records_dir)
     records: list[dict[str, Any]] = list(rec.load_records(folder))  # type: ignore[arg-type]
-    for path, data in zip(sorted(folder.glob("*.json")), records, strict=True):
-        _check_fields(data, path)
     if not records:
         log.warning("no records (*.json) in %s", folder)
     return records
-
-
-def _check_fields(data: Mapping[str, Any], path: Path) -> None:
-    for section, names in (("adapter", ("label", "name", "backend", "family")),
-                           ("dataset", ("name",))):
-        value = data[section]
-        if not isinstance(value, Mapping):
-            raise ValueError(f"record {path}: {section!r} must be an object, got {value!r}")
-        for name in names:
-            if not isinstance(value.get(name), str) or not value.get(name):
-                raise ValueError(f"record {path}: {section}.{name} must be a non-empty string, "
-                                 f"got {value.get(name)!r}")
-    seed = data["seed"]
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ValueError(f"record {path}: seed must be an integer, got {seed!r}")
-    metrics = data["metrics"]
-    if data["status"] == "ok" and not isinstance(metrics, Mapping):
-        raise ValueError(f"record {path}: metrics must be an object for status 'ok', "
-                         f"got {metrics!r}")
-    if isinstance(metrics, Mapping):
-        for key, value in metrics.items():
-            if value is not None and (isinstance(value, bool)
-                                      or not isinstance(value, int | float)):
-                raise ValueError(f"record {path}: metrics[{key!r}] must be a number or null, "
-                                 f"got {value!r}")
 
 
 def short_reason(error: Any, limit: int = _REASON_CHARS) -> str:

@@ -26,8 +26,14 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, TypedDict
+
+if sys.version_info >= (3, 11):
+    from typing import NotRequired
+else:  # pragma: no cover - Python 3.10 (typing_extensions comes with torch)
+    from typing_extensions import NotRequired
 
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "failed", "skipped")
@@ -147,7 +153,9 @@ def read_record(path: Path) -> Record:
         ValueError: not JSON, wrong schema version, a missing key or a bad status (names the file).
     """
     try:
-        data = json.loads(Path(path).read_text())
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ValueError(f"record {path} is not UTF-8 text: {err}") from err
     except json.JSONDecodeError as err:
         raise ValueError(f"record {path} is not valid JSON: {err}") from err
     if not isinstance(data, dict):
@@ -160,7 +168,33 @@ def read_record(path: Path) -> Record:
         raise ValueError(f"record {path} lacks key(s) {missing}")
     if data["status"] not in STATUSES:
         raise ValueError(f"record {path} has status {data['status']!r}; allowed: {list(STATUSES)}")
+    _check_fields(data, Path(path))
     return data  # type: ignore[return-value]  # checked above
+
+
+def _check_fields(data: Mapping[str, Any], path: Path) -> None:
+    for section, names in (("adapter", ("label", "name", "backend", "family")),
+                           ("dataset", ("name",))):
+        value = data[section]
+        if not isinstance(value, Mapping):
+            raise ValueError(f"record {path}: {section!r} must be an object, got {value!r}")
+        for name in names:
+            if not isinstance(value.get(name), str) or not value.get(name):
+                raise ValueError(f"record {path}: {section}.{name} must be a non-empty string, "
+                                 f"got {value.get(name)!r}")
+    seed = data["seed"]
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ValueError(f"record {path}: seed must be an integer, got {seed!r}")
+    metrics = data["metrics"]
+    if data["status"] == "ok" and not isinstance(metrics, Mapping):
+        raise ValueError(f"record {path}: metrics must be an object for status 'ok', "
+                         f"got {metrics!r}")
+    if isinstance(metrics, Mapping):
+        for key, value in metrics.items():
+            if value is not None and (isinstance(value, bool)
+                                      or not isinstance(value, int | float)):
+                raise ValueError(f"record {path}: metrics[{key!r}] must be a number or null, "
+                                 f"got {value!r}")
 
 
 def load_records(folder: Path) -> list[Record]:

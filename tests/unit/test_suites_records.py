@@ -139,7 +139,9 @@ def test_read_record_names_the_file_and_problem(tmp_path):
 def test_load_records_reads_a_folder_in_name_order_and_checks_each(tmp_path):
     def record(cid, status="ok"):
         return {"schema_version": rec.SCHEMA_VERSION, "suite": "t", "cell_id": cid,
-                "config_hash": "h", "adapter": {}, "dataset": {}, "seed": 0, "status": status,
+                "config_hash": "h", "adapter": {"label": "a", "name": "ann-vae", "backend": "ann",
+                                                "family": "vae"},
+                "dataset": {"name": "mnist"}, "seed": 0, "status": status,
                 "error": None, "metrics": {}, "metric_config": {}, "op_counts": None, "fit": None,
                 "timing": {}, "env": {}, "artifacts": {}}
 
@@ -153,6 +155,29 @@ def test_load_records_reads_a_folder_in_name_order_and_checks_each(tmp_path):
         rec.load_records(folder)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         rec.load_records(tmp_path / "nowhere")
+    (folder / "c.json").write_bytes(b'{"a": "\xff\xfe"}')
+    with pytest.raises(ValueError, match=r"c.json is not UTF-8 text"):
+        rec.load_records(folder)
+
+
+def test_resume_and_tables_read_a_record_the_same_way(tmp_path):
+    """A record the tables refuse (here: no family) is not taken as done by resume either."""
+    from benchmarks.frame import load_records as table_records
+    from benchmarks.plan import existing_record
+
+    good = {"schema_version": rec.SCHEMA_VERSION, "suite": "t", "cell_id": "a__mnist__seed0",
+            "config_hash": "h", "adapter": {"label": "a", "name": "ann-vae", "backend": "ann",
+                                            "family": "vae"},
+            "dataset": {"name": "mnist"}, "seed": 0, "status": "ok", "error": None,
+            "metrics": {}, "metric_config": {}, "op_counts": None, "fit": None, "timing": {},
+            "env": {}, "artifacts": {}}
+    path = rec.write_record(tmp_path, good)
+    assert existing_record(path, "h") is not None and len(table_records(path.parent)) == 1
+    del good["adapter"]["family"]
+    rec.write_json_atomic(path, good)
+    assert existing_record(path, "h") is None  # re-run, so the record gets repaired
+    with pytest.raises(ValueError, match="adapter.family must be a non-empty string"):
+        table_records(path.parent)
 
 
 def test_every_committed_record_loads():
