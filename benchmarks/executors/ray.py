@@ -114,30 +114,26 @@ def _check_feasible(cells: Sequence[Cell], resources: dict[str, float], *, local
                     msg)
 
 
-#: The oldest Ray with token authentication (``RAY_AUTH_MODE=token``); pyproject's floor.
-MIN_RAY = (2, 52)
-
-
-def _local_instance_env() -> dict[str, str]:
-    """Settings for a local instance this executor starts: token authentication on (the default
-    only in recent Ray releases) unless the user chose a mode, and loopback as the node address.
-
-    Ray's GCS and raylet still listen on every interface whatever the node address (checked with
-    ``ss -ltnp`` on Ray 2.60), so the token is what keeps other hosts from submitting work.
-    """
-    return {"RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE") or "token"}
+#: The oldest Ray checked to start local instances with token authentication on by default
+#: (2.60: "Token authentication is enabled for this Ray cluster"); pyproject's floor.
+MIN_RAY = (2, 60)
 
 
 def _init_ray(address: str | None, runtime_env: dict[str, Any] | None) -> bool:
     """Connect to ``address`` or start a local instance; returns whether this call started it.
 
+    Ray's GCS and raylet listen on every interface (checked with ``ss -ltnp`` on Ray 2.60, also
+    with a loopback node address), so the token that a local instance of a recent Ray requires is
+    what keeps other hosts from submitting work; older Ray is refused.
+
     Raises:
-        ImportError: the installed Ray is older than :data:`MIN_RAY` (no token authentication).
+        ImportError: the installed Ray is older than :data:`MIN_RAY`.
     """
     version = tuple(int(x) for x in ray.__version__.split(".")[:2] if x.isdigit())
     if version < MIN_RAY:
-        raise ImportError(f"Ray {ray.__version__} has no token authentication; the Ray executor "
-                          f"needs ray>={'.'.join(map(str, MIN_RAY))}: pip install -e '.[ray]'")
+        raise ImportError(f"Ray {ray.__version__} starts local instances without token "
+                          f"authentication; the Ray executor needs "
+                          f"ray>={'.'.join(map(str, MIN_RAY))}: pip install -e '.[ray]'")
     if ray.is_initialized():
         if address is not None or runtime_env is not None:
             log.warning("Ray is already initialized in this process; using it as it is "
@@ -147,10 +143,8 @@ def _init_ray(address: str | None, runtime_env: dict[str, Any] | None) -> bool:
     if runtime_env is not None:
         kwargs["runtime_env"] = runtime_env
     if address is None:
-        os.environ.update(_local_instance_env())  # read by ray.init and the processes it starts
-        ray.init(num_cpus=os.cpu_count() or 1, _node_ip_address="127.0.0.1", **kwargs)
-        log.info("started a local Ray instance with %d CPUs (node address 127.0.0.1, "
-                 "RAY_AUTH_MODE=%s)", os.cpu_count() or 1, os.environ["RAY_AUTH_MODE"])
+        ray.init(num_cpus=os.cpu_count() or 1, **kwargs)
+        log.info("started a local Ray instance with %d CPUs", os.cpu_count() or 1)
     else:
         ray.init(address=address, **kwargs)
         log.info("connected to the Ray cluster at %s", address)

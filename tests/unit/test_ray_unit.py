@@ -109,27 +109,8 @@ def test_task_files_stay_inside_results_dir(tmp_path):
     assert not (tmp_path / "escape.txt").exists()
 
 
-def test_local_instance_turns_token_auth_on_and_names_loopback(ray_executor, monkeypatch):
-    calls = []
-    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
-    monkeypatch.setattr(ray_executor.ray, "is_initialized", lambda: False)
-    monkeypatch.setattr(ray_executor.ray, "init",
-                        lambda **kw: calls.append((kw, ray_executor.os.environ["RAY_AUTH_MODE"])))
-    assert ray_executor._init_ray(None, None) is True
-    (kwargs, mode), = calls
-    assert mode == "token" and kwargs["_node_ip_address"] == "127.0.0.1"
-    assert kwargs["include_dashboard"] is False
-    # a user's explicit choice is kept; a cluster address gets no local settings
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    calls.clear()
-    ray_executor._init_ray(None, None)
-    assert calls[0][1] == "disabled"
-    calls.clear()
-    ray_executor._init_ray("ray://head:10001", None)
-    assert "_node_ip_address" not in calls[0][0]
-
-
-def test_ray_without_token_auth_is_refused(ray_executor, monkeypatch):
-    monkeypatch.setattr(ray_executor.ray, "__version__", "2.51.2")
-    with pytest.raises(ImportError, match=r"Ray 2.51.2 has no token authentication.*ray>=2.52"):
+def test_ray_without_default_token_auth_is_refused(ray_executor, monkeypatch):
+    monkeypatch.setattr(ray_executor.ray, "__version__", "2.52.1")
+    with pytest.raises(ImportError, match=r"Ray 2.52.1 starts local instances without token "
+                                          r"authentication.*ray>=2.60"):
         ray_executor._init_ray(None, None)
