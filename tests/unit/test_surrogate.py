@@ -224,6 +224,17 @@ def _fixed_prior_loss(m):
     return float(m._latent_loss(q, torch.zeros_like(q), make_generator(0)))
 
 
+def _fit_variant(cls, tiny, changes):
+    """Fit ``cls`` with ``changes`` over ``tiny``; refuse a change that keeps a default value."""
+    assert all(getattr(cls.Config(), k) != v for k, v in changes.items()
+               if k not in tiny), f"{changes} holds a default value: tests nothing"
+    model = cls({**tiny, **changes})
+    model.fit(_images(16), seed=0)
+    x = model.sample(3, seed=0)
+    assert x.shape == (3, 1, 28, 28)
+    return model, x
+
+
 VAE_VARIANTS = [  # (changes from the defaults, a check the default model fails)
     ({"coding": "latency"}, _vae_latency),
     ({"readout": "rate"}, lambda m: _is_rate_readout(m.sample(5, seed=0), 3)),
@@ -247,12 +258,8 @@ def default_vae() -> SurrogateVAE:
 @pytest.mark.parametrize(("changes", "check"), VAE_VARIANTS,
                          ids=[str(c) for c, _ in VAE_VARIANTS])
 def test_vae_variants_differ_from_the_default(changes, check, default_vae):
-    assert all(getattr(SurrogateVAE.Config(), k) != v for k, v in changes.items()
-               if k not in TINY_VAE), f"{changes} holds a default value: tests nothing"
-    model = SurrogateVAE({**TINY_VAE, **changes})
-    model.fit(_images(16), seed=0)
-    x = model.sample(3, seed=0)
-    assert x.shape == (3, 1, 28, 28) and float(x.min()) >= 0 and float(x.max()) <= 1
+    model, x = _fit_variant(SurrogateVAE, TINY_VAE, changes)
+    assert float(x.min()) >= 0 and float(x.max()) <= 1
     assert check(model) and not check(default_vae)
 
 
@@ -293,12 +300,7 @@ def default_gan() -> SurrogateGAN:
 @pytest.mark.parametrize(("changes", "check"), GAN_VARIANTS,
                          ids=[str(c) for c, _ in GAN_VARIANTS])
 def test_gan_variants_differ_from_the_default(changes, check, default_gan):
-    assert all(getattr(SurrogateGAN.Config(), k) != v for k, v in changes.items()
-               if k not in TINY_GAN), f"{changes} holds a default value: tests nothing"
-    model = SurrogateGAN({**TINY_GAN, **changes})
-    model.fit(_images(16), seed=0)
-    x = model.sample(3, seed=0)
-    assert x.shape == (3, 1, 28, 28)
+    model, x = _fit_variant(SurrogateGAN, TINY_GAN, changes)
     if check is None:  # trained differently, so it generates other images from the same noise
         assert not torch.equal(x, default_gan.sample(3, seed=0))
     else:
