@@ -263,20 +263,10 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _draw_filters(filters: Tensor, path: Path, title: str) -> None:
-    from benchmarks import figures
-
-    draw = getattr(figures, "filter_grid", None)
-    if draw is None:  # benchmarks.figures.filter_grid is not there yet
-        log.warning("cannot draw %s: benchmarks.figures has no filter_grid", path)
-        return
-    draw(filters, path, title=title)
-
-
 def measure(suite: Suite, p: Planned, ctx: Any, out: CellOutputs, results_dir: Path,
             started: str) -> rec.Record:
     """Every metric of one cell from its outputs, and its figures; returns its record (ok)."""
-    from benchmarks.figures import sample_grid
+    from benchmarks.figures import filter_grid, sample_grid
     from benchmarks.metrics import keys as K
     from benchmarks.metrics.energy import energy_nj, get_energy_model
     from benchmarks.metrics.features import classes_covered
@@ -326,8 +316,8 @@ def measure(suite: Suite, p: Planned, ctx: Any, out: CellOutputs, results_dir: P
     grid_rel = figures_rel / "samples" / f"{cell.cell_id}.png"
     sample_grid(out.samples[:_SAMPLE_GRID], Path(results_dir) / grid_rel, title=title)
     if out.filters is not None:
-        _draw_filters(out.filters, Path(results_dir) / figures_rel / "filters" /
-                      f"{cell.cell_id}.png", title=f"{title}: learned filters")
+        filter_grid(out.filters, Path(results_dir) / figures_rel / "filters" /
+                    f"{cell.cell_id}.png", title=f"{title}: learned filters")
     scalars = {k: float(v) for k, v in out.extra.items() if isinstance(v, int | float)}
     fit = {**out.fit, "extra": {**(out.fit.get("extra") or {}), **scalars}}
     return make_record(suite, p, status="ok", error=None, metrics=metrics,
