@@ -224,12 +224,17 @@ def _fixed_prior_loss(m):
     return float(m._latent_loss(q, torch.zeros_like(q), make_generator(0)))
 
 
+def _fitted(cls, config):
+    model = cls(config)
+    model.fit(_images(16), seed=0)
+    return model
+
+
 def _fit_variant(cls, tiny, changes):
     """Fit ``cls`` with ``changes`` over ``tiny``; refuse a change that keeps a default value."""
     assert all(getattr(cls.Config(), k) != v for k, v in changes.items()
                if k not in tiny), f"{changes} holds a default value: tests nothing"
-    model = cls({**tiny, **changes})
-    model.fit(_images(16), seed=0)
+    model = _fitted(cls, {**tiny, **changes})
     x = model.sample(3, seed=0)
     assert x.shape == (3, 1, 28, 28)
     return model, x
@@ -250,9 +255,7 @@ VAE_VARIANTS = [  # (changes from the defaults, a check the default model fails)
 
 @pytest.fixture(scope="module")
 def default_vae() -> SurrogateVAE:
-    model = SurrogateVAE(TINY_VAE)
-    model.fit(_images(16), seed=0)
-    return model
+    return _fitted(SurrogateVAE, TINY_VAE)
 
 
 @pytest.mark.parametrize(("changes", "check"), VAE_VARIANTS,
@@ -292,9 +295,7 @@ GAN_VARIANTS = [  # (changes from the defaults, a check the default model fails,
 
 @pytest.fixture(scope="module")
 def default_gan() -> SurrogateGAN:
-    model = SurrogateGAN(TINY_GAN)
-    model.fit(_images(16), seed=0)
-    return model
+    return _fitted(SurrogateGAN, TINY_GAN)
 
 
 @pytest.mark.parametrize(("changes", "check"), GAN_VARIANTS,
