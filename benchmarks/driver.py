@@ -22,7 +22,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from adapters.io import atomic_write_bytes
+from adapters.io import atomic_write_bytes, atomic_write_text
 from benchmarks import records as rec
 from benchmarks.execute import failed_record
 from benchmarks.executors import Died, Executor, Finished, Job
@@ -61,6 +61,14 @@ def _exit_on_sigterm() -> tuple[bool, Any]:
     return True, signal.signal(signal.SIGTERM, terminate)
 
 
+def _extractors(cells: Sequence[Cell]) -> dict[str, str | None]:
+    """Data set -> weights digest of its cached feature network (``None`` where none is cached
+    yet), so that resume re-measures a record made with another extractor."""
+    from benchmarks.metrics.features import cached_weights_sha256
+
+    return {ds: cached_weights_sha256(ds) for ds in sorted({c.dataset for c in cells})}
+
+
 def run_suite(suite: Suite, cells: Sequence[Cell], executor: Executor | None = None, *,
               results_dir: Path = rec.DEFAULT_RESULTS, force: bool = False,
               max_retries: int = 1) -> list[rec.Record]:
@@ -86,7 +94,7 @@ def run_suite(suite: Suite, cells: Sequence[Cell], executor: Executor | None = N
         executor = Sequential()
     validate_entries(suite)
     started = time.perf_counter()
-    planned = plan(suite, cells, results_dir, force)
+    planned = plan(suite, cells, results_dir, force, extractors=_extractors(cells))
     records: list[rec.Record | None] = [p.recorded for p in planned]
     for p in planned:
         if p.recorded is not None:
@@ -98,12 +106,54 @@ def run_suite(suite: Suite, cells: Sequence[Cell], executor: Executor | None = N
     else:
         log.info("suite %s: all %d cells are recorded; nothing to run", suite.name, len(cells))
     done = [r for r in records if r is not None]
-    log.info("suite %s: %d cells (%d run now, %d already recorded; %d ok, %d failed, "
-             "%d skipped, %d retried) in %.0f s wall time (executor %s, %d thread(s) per cell)",
-             suite.name, len(done), len(todo), len(cells) - len(todo), counts["ok"],
-             counts["failed"], counts["skipped"], counts["retried"],
-             time.perf_counter() - started, executor.label, suite.threads)
+    headline = (f"suite {suite.name}: {len(done)} cells ({len(todo)} run now, "
+                f"{len(cells) - len(todo)} already recorded; {counts['ok']} ok, "
+                f"{counts['failed']} failed, {counts['skipped']} skipped, {counts['retried']} "
+                f"retried) in {time.perf_counter() - started:.0f} s wall time (executor "
+                f"{executor.label}, {suite.threads} thread(s) per cell)")
+    log.info("%s", headline)
+    if todo:
+        ran = [records[job.index] for job in todo if records[job.index] is not None]
+        summary = run_summary(headline, ran)
+        log.info("time per cell of this run:\n%s", summary)
+        atomic_write_text(Path(results_dir) / suite.name / SUMMARY_FILE, summary)
     return done
+
+
+#: The last run's summary, beside the suite's records folder.
+SUMMARY_FILE = "run_summary.md"
+
+#: Phases of a cell's time, in order: (column, ``timing`` key of its record).
+PHASES = (("train", "train_seconds"), ("sample", "sample_seconds"),
+          ("reconstruct", "recon_seconds"), ("evaluate", "eval_seconds"))
+
+
+def run_summary(headline: str, records: Sequence[rec.Record]) -> str:
+    """Markdown: ``headline``, then each cell's time per phase (seconds) and the phases' totals.
+
+    A conversion cell's ``train`` includes the training time of the ANN twin it started from
+    (so its cost does not depend on the reuse); the totals count only what ran.
+    """
+    def cell(value: Any) -> str:
+        return f"{value:.1f}" if isinstance(value, int | float) else "—"
+
+    head = ["cell", "status", *(name for name, _ in PHASES)]
+    lines = [headline, "", "| " + " | ".join(head) + " |",
+             "|" + "|".join(["---"] * 2 + ["---:"] * len(PHASES)) + "|"]
+    totals = dict.fromkeys((name for name, _ in PHASES), 0.0)
+    for r in records:
+        timing = r.get("timing") or {}
+        lines.append(f"| {r['cell_id']} | {r['status']} | " +
+                     " | ".join(cell(timing.get(key)) for _, key in PHASES) + " |")
+        for name, key in PHASES:
+            value = timing.get(key)
+            if isinstance(value, int | float):
+                twin = ((r.get("fit") or {}).get("extra") or {}).get("twin_train_seconds", 0.0) \
+                    if name == "train" else 0.0
+                totals[name] += float(value) - float(twin or 0.0)
+    lines.append("| **all cells (CPU seconds, twins counted once)** | | " +
+                 " | ".join(f"{v:.0f}" for v in totals.values()) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _drive(suite: Suite, executor: Executor, todo: list[Job], records: list[rec.Record | None],

@@ -13,6 +13,7 @@ A process that runs cells first calls :func:`apply_threads` with the suite's thr
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -62,11 +63,17 @@ def apply_threads(threads: int) -> None:
 
 
 class DatasetContext:
-    """Data, feature network and scale anchors of one data set, prepared once per run."""
+    """Data, feature network, reference features and scale anchors of one data set, prepared
+    once per process and reused by every cell of the data set.
+
+    ``reference`` holds the evaluation reference's features, FID statistics and precision/recall
+    radii (:func:`~benchmarks.metrics.fidelity.reference_features`): a cell extracts only its own
+    samples' features.
+    """
 
     def __init__(self, name: str, suite: Suite) -> None:
         from benchmarks.metrics.features import get_feature_net
-        from benchmarks.metrics.fidelity import anchors
+        from benchmarks.metrics.fidelity import anchors, reference_features
 
         self.name = name
         train, test = datamod.load(name, "train"), datamod.load(name, "test")
@@ -77,8 +84,11 @@ class DatasetContext:
         self.eval_ref = test.images[: suite.n_eval]
         self.recon_ref = test.images[: suite.n_recon]
         self.feature_net, self.feature_info = get_feature_net(name, train=train, test=test)
-        self.anchors = anchors(train.images, test.images, feature_net=self.feature_net,
-                               info=self.feature_info, n=min(suite.n_eval, len(test.images)), seed=0)
+        self.reference = reference_features(self.eval_ref, feature_net=self.feature_net,
+                                            info=self.feature_info)
+        # the anchors' reference is the same first n_eval test images
+        self.anchors = anchors(train.images, feature_net=self.feature_net, info=self.feature_info,
+                               n=self.reference.n, seed=0, reference=self.reference)
 
 
 # -- train and generate (also in an isolated backend's process: no benchmarks.metrics) ----------
@@ -106,6 +116,7 @@ class CellOutputs:
     recon_counts: dict[str, Any] | None = None
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
     filters: Tensor | None = None
+    recon_seconds: float | None = None
 
 
 def _tqdm_progress(desc: str, enabled: bool) -> tuple[Any, Any]:
@@ -167,7 +178,9 @@ def produce(adapter: str, config: dict[str, Any], *, train: Tensor, recon_ref: T
                       sample_seconds=sample_seconds, peak_mb=None, samples=samples,
                       counts=counts.to_dict(), extra=extra, filters=filters)
     if "reconstruct" in model.capabilities and recon_ref is not None and len(recon_ref):
+        t2 = time.perf_counter()
         out.recon = model.reconstruct(recon_ref)
+        out.recon_seconds = time.perf_counter() - t2
         out.recon_counts = model.op_counts().to_dict()
         out.extra.update({f"recon_{k}": v for k, v in model.extra_outputs().items()})
     return out
@@ -228,21 +241,25 @@ def isolated_python(backend: str) -> Path | None:
 # -- measure and record (main environment) ------------------------------------------------------
 
 def _baseline_energy(suite: Suite, family: str, energy_model: Any) -> float | None:
-    """Energy per sample of the suite's ANN baseline of ``family``, measured on a real forward run.
-
-    Dense MAC counts do not depend on the weights, so an untrained baseline of the suite's config
-    gives the same counts as the trained one.
-    """
+    """Energy per sample of the suite's ANN baseline of ``family`` (see :func:`_baseline_counts`)."""
     from benchmarks.metrics.energy import energy_nj
 
     name = _BASELINE_OF_FAMILY.get(family)
-    entry = next((e for e in suite.entries if e.adapter == name), None)
-    config = entry.config if entry else {}
-    baseline = adapters.create(name, config) if name else None
-    if baseline is None:
+    if name is None:
         return None
+    entry = next((e for e in suite.entries if e.adapter == name), None)
+    counts = _baseline_counts(name, json.dumps(entry.config if entry else {}, sort_keys=True))
+    return energy_nj(counts, energy_model)
+
+
+@functools.lru_cache(maxsize=16)
+def _baseline_counts(name: str, config_json: str) -> OpCounts:
+    """Operation counts per sample of ANN baseline ``name`` with ``config_json``, measured once per
+    process on a real forward run. Dense MAC counts do not depend on the weights, so an untrained
+    baseline of the suite's config gives the same counts as the trained one."""
+    baseline = adapters.create(name, json.loads(config_json))
     baseline.sample(8, seed=0)
-    return energy_nj(baseline.op_counts(), energy_model)
+    return baseline.op_counts()
 
 
 def _metric_config(suite: Suite, ctx: Any, energy_model: Any) -> dict[str, Any]:
@@ -269,8 +286,13 @@ def measure(suite: Suite, p: Planned, ctx: Any, out: CellOutputs, results_dir: P
     from benchmarks.figures import filter_grid, sample_grid
     from benchmarks.metrics import keys as K
     from benchmarks.metrics.energy import energy_nj, get_energy_model
-    from benchmarks.metrics.features import classes_covered
-    from benchmarks.metrics.fidelity import image_quality, inception_fid
+    from benchmarks.metrics.features import class_coverage
+    from benchmarks.metrics.fidelity import (
+        extract,
+        fid_from_features,
+        inception_fid,
+        quality_from_features,
+    )
     from benchmarks.metrics.reconstruction import reconstruction_errors
 
     cell = p.cell
@@ -278,15 +300,18 @@ def measure(suite: Suite, p: Planned, ctx: Any, out: CellOutputs, results_dir: P
     metrics: dict[str, float | None] = {k: None for k in K.METRICS}
     counts = OpCounts.from_dict(out.counts)
     t_eval = time.perf_counter()
-    metrics.update(image_quality(out.samples, ctx.eval_ref, feature_net=ctx.feature_net,
-                                 info=ctx.feature_info))
+    # one pass of the feature network over the samples: features for FID/KID/PR, logits for the
+    # class coverage; the reference side was computed once for the data set (ctx.reference)
+    seen = extract(out.samples, ctx.feature_net)
+    metrics.update(quality_from_features(seen.features, ctx.reference))
     metrics[K.FID_INCEPTION] = inception_fid(out.samples, ctx.eval_ref, weights_path=None)
-    metrics[K.CLASSES_COVERED] = float(classes_covered(out.samples, ctx.feature_net))
+    metrics[K.CLASSES_COVERED] = float(class_coverage(seen.predictions,
+                                                      ctx.feature_net.num_classes))
     bound = out.extra.get("sample_ann_samples")
     if isinstance(bound, Tensor) and bound.shape == out.samples.shape:
         # The conversion's upper bound: its own ANN on the same noise.
-        metrics[K.FID_ANN_BOUND] = image_quality(bound, ctx.eval_ref, feature_net=ctx.feature_net,
-                                                 info=ctx.feature_info)[K.FID]
+        metrics[K.FID_ANN_BOUND] = fid_from_features(
+            extract(bound, ctx.feature_net).features, ctx.reference)
     if out.recon is not None and out.recon_counts is not None:
         metrics.update(reconstruction_errors(out.recon, ctx.recon_ref))
         metrics[K.RECON_SYNAPTIC_OPS] = out.recon_counts["synaptic_ops"]
@@ -324,7 +349,8 @@ def measure(suite: Suite, p: Planned, ctx: Any, out: CellOutputs, results_dir: P
                        metric_config=_metric_config(suite, ctx, energy_model),
                        op_counts=out.counts, fit=fit,
                        timing={"train_seconds": out.train_seconds, "eval_seconds": eval_seconds,
-                               "sample_seconds": out.sample_seconds, "started": started,
+                               "sample_seconds": out.sample_seconds,
+                               "recon_seconds": out.recon_seconds, "started": started,
                                "finished": _now()},
                        artifacts={"samples": str(Path("results") / grid_rel)},
                        dataset_checksum=ctx.checksum)

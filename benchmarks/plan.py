@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,9 +108,15 @@ def cell_hash(suite: Suite, cell: Cell, config: dict[str, Any]) -> str:
     })
 
 
-def existing_record(path: Path, chash: str) -> rec.Record | None:
+def existing_record(path: Path, chash: str, extractor: str | None = None) -> rec.Record | None:
     """The record at ``path`` if it holds config hash ``chash`` and status ok or skipped (a
-    failed cell is tried again); ``None`` otherwise, also for an unreadable record."""
+    failed cell is tried again); ``None`` otherwise, also for an unreadable record.
+
+    Args:
+        extractor: the weights digest of the feature network this run would measure with, when
+            known: an ok record measured with another one is run again (its FIDs answer for
+            another extractor).
+    """
     if not path.is_file():
         return None
     try:
@@ -118,26 +124,40 @@ def existing_record(path: Path, chash: str) -> rec.Record | None:
     except ValueError as err:
         log.warning("re-running %s: %s", path.name, err)
         return None
-    if old["config_hash"] == chash and old["status"] in ("ok", "skipped"):
-        return old
-    return None
+    if old["config_hash"] != chash or old["status"] not in ("ok", "skipped"):
+        return None
+    theirs = (old.get("metric_config") or {}).get("feature_net_weights_sha256")
+    if extractor and theirs and old["status"] == "ok" and theirs != extractor:
+        log.warning("re-running %s: it was measured with another feature network (weights "
+                    "sha256 %s…, the cached one is %s…)", path.name, theirs[:12], extractor[:12])
+        return None
+    return old
 
 
-def plan_cell(suite: Suite, cell: Cell, results_dir: Path, *, force: bool = False) -> Planned:
+def plan_cell(suite: Suite, cell: Cell, results_dir: Path, *, force: bool = False,
+              extractors: Mapping[str, str | None] | None = None) -> Planned:
     """``cell`` with its full config and hash and, unless ``force``, its existing record of the
-    same hash under ``results_dir``."""
+    same hash under ``results_dir`` (measured with ``extractors[dataset]``, where known: see
+    :func:`existing_record`)."""
     config = full_config(cell.entry)
     chash = cell_hash(suite, cell, config)
     old = None if force else existing_record(
-        rec.record_path(results_dir, suite.name, cell.cell_id), chash)
+        rec.record_path(results_dir, suite.name, cell.cell_id), chash,
+        (extractors or {}).get(cell.dataset))
     return Planned(cell, config, chash, old)
 
 
-def plan(suite: Suite, cells: Sequence[Cell], results_dir: Path,
-         force: bool = False) -> list[Planned]:
+def plan(suite: Suite, cells: Sequence[Cell], results_dir: Path, force: bool = False,
+         extractors: Mapping[str, str | None] | None = None) -> list[Planned]:
     """Every cell with its config hash and, unless ``force``, its existing ok/skipped record of
-    the same hash (the resume rule every executor follows)."""
-    return [plan_cell(suite, cell, results_dir, force=force) for cell in cells]
+    the same hash and feature network (the resume rule every executor follows).
+
+    Args:
+        extractors: data set -> weights digest of the feature network the run will measure with
+            (:func:`benchmarks.metrics.features.cached_weights_sha256`), where known.
+    """
+    return [plan_cell(suite, cell, results_dir, force=force, extractors=extractors)
+            for cell in cells]
 
 
 def pending_cells(suite: Suite, cells: Sequence[Cell], results_dir: Path) -> list[Cell]:

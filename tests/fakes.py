@@ -38,6 +38,7 @@ class FakeContext:
 
     def __post_init__(self):
         from benchmarks.metrics.features import FeatureNet, FeatureNetInfo
+        from benchmarks.metrics.fidelity import reference_features
 
         self.train = blobs(128, 0)
         self.test = blobs(64, 1)
@@ -53,6 +54,8 @@ class FakeContext:
         self.feature_info = FeatureNetInfo(
             dataset=self.name, version="test", data_checksum="x", test_accuracy=0.5,
             name="untrained[test]", feature_dim=self.feature_net.features(self.test[:2]).shape[1])
+        self.reference = reference_features(self.eval_ref, feature_net=self.feature_net,
+                                            info=self.feature_info)
         self.anchors = {K.FID_DATA_FLOOR: 1.0, K.FID_NOISE_CEILING: 100.0}
 
 

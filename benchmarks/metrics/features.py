@@ -471,6 +471,26 @@ def get_feature_net(dataset: str, *, train: Any = None, test: Any = None, progre
         return net, _info(dataset, checksum, acc, weights_digest(net))
 
 
+def cached_weights_sha256(dataset: str) -> str | None:
+    """The weights digest (:func:`weights_digest`) of the feature network the cache holds for
+    ``dataset`` under the current recipe, without training anything; ``None`` when there is none,
+    more than one (other data), or the file does not verify.
+
+    A resumed run compares it with a record's ``metric_config.feature_net_weights_sha256``: a
+    record measured with another extractor is measured again.
+    """
+    found = sorted((cache_root() / "featurenets").glob(f"{dataset}__{FEATURE_NET_VERSION}__*.pt"))
+    if len(found) != 1:
+        return None
+    try:
+        blob = load_weights(found[0])
+        net = FeatureNet()
+        net.load_state_dict(blob["state_dict"])
+    except (IntegrityError, OSError, KeyError, RuntimeError):
+        return None
+    return weights_digest(net)
+
+
 @contextlib.contextmanager
 def _cache_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``<cache file>.lock`` while checking and filling one cache entry.
@@ -532,7 +552,9 @@ def classes_covered(images: Tensor, net: FeatureNet, *, min_fraction: float = 0.
     """How many classes the feature network predicts for at least ``min_fraction`` of the images.
 
     A mode-collapse check: a generator covering all ten classes scores 10, one stuck on a single
-    digit scores 1.
+    digit scores 1. (A benchmark cell takes the predictions from the one pass of the network that
+    also gives its FID features: :func:`benchmarks.metrics.fidelity.extract`, then
+    :func:`class_coverage`.)
 
     Args:
         images: float ``(N, 1, 28, 28)`` in ``[0, 1]``, ``N >= 1``.
@@ -543,7 +565,16 @@ def classes_covered(images: Tensor, net: FeatureNet, *, min_fraction: float = 0.
         An integer in ``[0, num_classes]`` (0 only if ``min_fraction`` exceeds every class share).
     """
     check_images(images, "images")
+    return class_coverage(predict(net, images), net.num_classes, min_fraction=min_fraction)
+
+
+def class_coverage(predictions: Tensor, num_classes: int, *, min_fraction: float = 0.01) -> int:
+    """How many of ``num_classes`` classes hold at least ``min_fraction`` of ``predictions``
+    (int64 ``(N,)``, ``N >= 1``); see :func:`classes_covered`."""
     if not 0.0 < min_fraction <= 1.0:
         raise ValueError(f"min_fraction must lie in (0, 1], got {min_fraction}")
-    counts = torch.bincount(predict(net, images), minlength=net.num_classes)
-    return int((counts.float() >= min_fraction * images.shape[0]).sum())
+    if predictions.dim() != 1 or len(predictions) == 0:
+        raise ValueError(f"predictions must be a non-empty (N,) tensor, got "
+                         f"{tuple(predictions.shape)}")
+    counts = torch.bincount(predictions, minlength=num_classes)
+    return int((counts.float() >= min_fraction * predictions.shape[0]).sum())

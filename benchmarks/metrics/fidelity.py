@@ -1,31 +1,35 @@
-"""FID, KID and precision/recall through torch-fidelity, on the data set's own feature network.
+"""FID, KID and precision/recall on the data set's own feature network, with torch-fidelity's
+feature-level functions.
 
-torch-fidelity's ``calculate_metrics`` does the computation; the :class:`FeatureNet` of
-:mod:`benchmarks.metrics.features` is registered with torch-fidelity as the feature extractor
-``"spikegenbench-featurenet"`` (its penultimate features, layer ``"features"``). torch-fidelity
-builds the extractor from a name and keyword arguments, not from an instance, so the network of a
-call is lent to it for the duration of that call only: it is put in a private table under a fresh
-token, the token travels as ``feature_extractor_weights_path``, and the table entry is removed when
-the call returns. The extractor works on a copy, so torch-fidelity's ``eval()`` /
-``requires_grad_(False)`` never touch the caller's network.
+Every metric here is a function of two feature sets: the generated images' and the reference
+images'. :func:`reference_features` computes the reference side once per data set and feature
+network (its features, its FID statistics and its precision/recall k-NN radii);
+:func:`extract` makes one pass of the feature network over a cell's samples, giving both the
+features and the class logits (for :func:`~benchmarks.metrics.features.classes_covered`);
+:func:`image_quality` then needs nothing of the reference but its :class:`ReferenceFeatures`.
+The statistics themselves are torch-fidelity's (``fid_features_to_statistics``,
+``fid_statistics_to_metric``, ``kid_features_to_metric``, ``calc_cdist_part``), called with the
+arguments its ``calculate_metrics`` would pass, so the numbers are those of a
+``calculate_metrics`` call on the same images bit for bit (a test holds the two side by side).
 
-Images go to torch-fidelity as it expects them: datasets yielding uint8 tensors ``(C, 28, 28)``
-(``round(255 * x)``). Everything runs on the CPU, quietly (``verbose=False``: stdout is data), with
-torch-fidelity's on-disk cache off and no DataLoader worker processes. No Inception weights are
-ever downloaded: :func:`inception_fid` runs only with a local weights file.
+Images go through the network as torch-fidelity would feed them: quantised to uint8
+(``round(255 * x)``), divided by 255, in batches of ``batch_size`` in order, under
+``torch.no_grad`` with the network in eval mode. Everything runs on the CPU and prints nothing.
+No Inception weights are ever downloaded: :func:`inception_fid` runs only with a local weights
+file.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
-import itertools
 import logging
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
@@ -36,23 +40,18 @@ from benchmarks.metrics.features import FeatureNet, FeatureNetInfo, check_images
 
 logger = logging.getLogger(__name__)
 
-EXTRACTOR_NAME = "spikegenbench-featurenet"
-FEATURE_LAYER = "features"
 ENV_INCEPTION_WEIGHTS = "SPIKEGENBENCH_INCEPTION_WEIGHTS"
-_TOKEN_PREFIX = "spikegenbench-lent-net:"
-
-#: Networks lent to torch-fidelity for the duration of one call, by token (see module docstring).
-_LENT: dict[str, FeatureNet] = {}
-_TOKENS = itertools.count()
 _SKIP_LOGGED: list[bool] = []  # non-empty once the "Inception FID skipped" line was logged
+_PR_BATCH = 1000  # rows per distance block of precision/recall (torch-fidelity's prc_batch_size)
 
 
 class _UInt8Images(Dataset):
     """A torch Dataset over images as torch-fidelity wants them: uint8 ``(C, H, W)`` tensors."""
 
     def __init__(self, images: Tensor, channels: int = 1) -> None:
-        q = (images.detach().float() * 255.0).round().clamp_(0, 255).to(torch.uint8)
-        self.images = q.expand(-1, channels, -1, -1).contiguous() if channels != 1 else q
+        self.images = _quantise(images)
+        if channels != 1:
+            self.images = self.images.expand(-1, channels, -1, -1).contiguous()
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -61,69 +60,8 @@ class _UInt8Images(Dataset):
         return self.images[i]
 
 
-def _extractor_class() -> type:
-    from torch_fidelity.feature_extractor_base import FeatureExtractorBase
-
-    class FeatureNetExtractor(FeatureExtractorBase):
-        """torch-fidelity wrapper around a lent :class:`FeatureNet` (uint8 in, features out)."""
-
-        def __init__(self, name: str, features_list: list[str],
-                     feature_extractor_weights_path: str | None = None, **kwargs: Any) -> None:
-            super().__init__(name, features_list)
-            net = _LENT.get(feature_extractor_weights_path or "")
-            if net is None:
-                raise ValueError(
-                    f"feature extractor {name!r} needs a network lent by "
-                    f"benchmarks.metrics.fidelity; got token {feature_extractor_weights_path!r}")
-            self.net = copy.deepcopy(net).eval()
-
-        @staticmethod
-        def get_provided_features_list() -> tuple[str, ...]:
-            return (FEATURE_LAYER,)
-
-        @staticmethod
-        def get_default_feature_layer_for_metric(metric: str) -> str:
-            return FEATURE_LAYER
-
-        @staticmethod
-        def can_be_compiled() -> bool:
-            return False
-
-        @staticmethod
-        def get_dummy_input_for_compile() -> Tensor:
-            return torch.zeros(1, 1, 28, 28, dtype=torch.uint8)
-
-        def forward(self, x: Tensor) -> tuple[Tensor, ...]:
-            if x.dtype != torch.uint8 or x.dim() != 4 or x.shape[1] != 1:
-                raise ValueError(f"expected uint8 (N, 1, H, W) images, got {x.dtype} "
-                                 f"{tuple(x.shape)}")
-            return (self.net.features(x.float() / 255.0),)
-
-    return FeatureNetExtractor
-
-
-def _ensure_registered() -> None:
-    import torch_fidelity
-    from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
-
-    if EXTRACTOR_NAME not in FEATURE_EXTRACTORS_REGISTRY:
-        torch_fidelity.register_feature_extractor(EXTRACTOR_NAME, _extractor_class())
-
-
-@contextlib.contextmanager
-def _lend(net: FeatureNet) -> Iterator[str]:
-    token = f"{_TOKEN_PREFIX}{next(_TOKENS)}"
-    _LENT[token] = net
-    try:
-        yield token
-    finally:
-        del _LENT[token]
-
-
-def _quiet_kwargs(batch_size: int) -> dict[str, Any]:
-    return {"cuda": False, "verbose": False, "cache": False, "batch_size": batch_size,
-            # save_cpu_ram: no DataLoader worker processes, and chunked k-NN for precision/recall.
-            "save_cpu_ram": True}
+def _quantise(images: Tensor) -> Tensor:
+    return (images.detach().float() * 255.0).round().clamp_(0, 255).to(torch.uint8)
 
 
 def _check_positive_int(value: Any, what: str, minimum: int = 1) -> int:
@@ -134,38 +72,220 @@ def _check_positive_int(value: Any, what: str, minimum: int = 1) -> int:
     return value
 
 
-def _subsample(images: Tensor, n: int, seed: int) -> Tensor:
-    if images.shape[0] <= n:
-        return images
-    idx = torch.randperm(images.shape[0], generator=make_generator(seed))[:n]
-    return images[idx.sort().values]
+def _check_net(feature_net: Any, info: FeatureNetInfo | None = None) -> None:
+    if not isinstance(feature_net, FeatureNet):
+        raise TypeError(f"feature_net must be a FeatureNet, got {type(feature_net).__name__}")
+    if info is not None and info.feature_dim != feature_net.feature_dim:
+        raise ValueError(f"info.feature_dim {info.feature_dim} does not match the network's "
+                         f"{feature_net.feature_dim} ({info.name})")
 
 
-def image_quality(generated: Tensor, reference: Tensor, *, feature_net: FeatureNet,
-                  info: FeatureNetInfo, kid_subset_size: int = 1000, kid_subsets: int = 100,
-                  pr_neighborhood: int = 3, pr_max_samples: int | None = None,
-                  batch_size: int = 500, seed: int = 2020) -> dict[str, float]:
+@contextlib.contextmanager
+def _evaluating(net: FeatureNet) -> Iterator[FeatureNet]:
+    """``net`` in eval mode under ``torch.no_grad``; its mode is restored afterwards."""
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            yield net
+    finally:
+        net.train(was_training)
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """One pass of the feature network over a set of images.
+
+    Attributes:
+        features: float32 ``(N, D)`` penultimate features (the space of FID/KID/PR).
+        logits: float32 ``(N, num_classes)`` class logits of the same pass.
+    """
+
+    features: Tensor
+    logits: Tensor
+
+    @property
+    def predictions(self) -> Tensor:
+        """Predicted classes, int64 ``(N,)``."""
+        return self.logits.argmax(1)
+
+
+def extract(images: Tensor, feature_net: FeatureNet, *, batch_size: int = 500) -> Extracted:
+    """Features and class logits of ``images`` in one pass (see the module docstring).
+
+    Args:
+        images: float ``(N, 1, 28, 28)`` in ``[0, 1]``.
+        feature_net: the data set's feature network (its mode is left as it was).
+        batch_size: images per batch, as torch-fidelity's ``batch_size``.
+    """
+    check_images(images, "images")
+    _check_net(feature_net)
+    _check_positive_int(batch_size, "batch_size")
+    q = _quantise(images)
+    feats, logits = [], []
+    with _evaluating(feature_net) as net:
+        for chunk in q.split(min(batch_size, len(q))):
+            f = net.features(chunk.float() / 255.0)
+            feats.append(f)
+            logits.append(net.head(f))
+    return Extracted(torch.cat(feats), torch.cat(logits))
+
+
+def _knn_radii(features: Tensor, k: int) -> Tensor:
+    """Distance of each row of ``features`` to its ``k``-th nearest other row (torch-fidelity's
+    precision/recall balls, computed block by block as its ``save_cpu_ram`` path does)."""
+    from torch_fidelity.metric_prc import calc_cdist_part
+
+    return torch.cat([calc_cdist_part(block, features, _PR_BATCH).kthvalue(k + 1).values
+                      for block in features.split(_PR_BATCH)])
+
+
+def _share_inside(points: Tensor, centres: Tensor, radii: Tensor) -> float:
+    """Share of ``points`` inside at least one ball (``centres``, ``radii``)."""
+    from torch_fidelity.metric_prc import calc_cdist_part
+
+    inside = [(calc_cdist_part(block, centres, _PR_BATCH) <= radii).any(dim=1).float()
+              for block in points.split(_PR_BATCH)]
+    return torch.cat(inside).mean().item()
+
+
+@dataclass(frozen=True)
+class ReferenceFeatures:
+    """What every cell's FID/KID/PR needs of the reference images, computed once.
+
+    Attributes:
+        features: float32 ``(M, D)`` features of the reference images.
+        mu, sigma: their FID statistics (torch-fidelity's ``fid_features_to_statistics``).
+        radii: float32 ``(M,)`` distance of each reference point to its ``pr_neighborhood``-th
+            nearest reference neighbour (the precision balls).
+        pr_neighborhood: the ``k`` of ``radii``.
+        extractor: the feature network's name (``FeatureNetInfo.name``).
+    """
+
+    features: Tensor
+    mu: np.ndarray
+    sigma: np.ndarray
+    radii: Tensor
+    pr_neighborhood: int
+    extractor: str
+
+    @property
+    def n(self) -> int:
+        return int(self.features.shape[0])
+
+
+def reference_features(reference: Tensor, *, feature_net: FeatureNet, info: FeatureNetInfo,
+                       pr_neighborhood: int = 3, batch_size: int = 500) -> ReferenceFeatures:
+    """The reference side of :func:`image_quality` for ``reference`` (the test split's first
+    ``n_eval`` images), computed once per data set and feature network and reused by every cell.
+
+    Raises:
+        TypeError / ValueError: bad images, network or options; ``reference`` has no more than
+            ``pr_neighborhood`` images.
+    """
+    from torch_fidelity.metric_fid import fid_features_to_statistics
+
+    check_images(reference, "reference", min_n=2)
+    _check_net(feature_net, info)
+    _check_positive_int(pr_neighborhood, "pr_neighborhood")
+    if reference.shape[0] <= pr_neighborhood:
+        raise ValueError(f"precision/recall with pr_neighborhood={pr_neighborhood} need more than "
+                         f"{pr_neighborhood} reference images, got {reference.shape[0]}")
+    feats = extract(reference, feature_net, batch_size=batch_size).features
+    stats = fid_features_to_statistics(feats)
+    return ReferenceFeatures(features=feats, mu=stats["mu"], sigma=stats["sigma"],
+                             radii=_knn_radii(feats, pr_neighborhood),
+                             pr_neighborhood=pr_neighborhood, extractor=info.name)
+
+
+def _subsample(features: Tensor, n: int, seed: int) -> Tensor:
+    if features.shape[0] <= n:
+        return features
+    idx = torch.randperm(features.shape[0], generator=make_generator(seed))[:n]
+    return features[idx.sort().values]
+
+
+def quality_from_features(generated: Tensor, ref: ReferenceFeatures, *,
+                          kid_subset_size: int = 1000, kid_subsets: int = 100,
+                          pr_max_samples: int | None = None, seed: int = 2020) -> dict[str, float]:
+    """FID, KID and precision/recall of generated features ``(N, D)`` against ``ref``.
+
+    See :func:`image_quality` for the metrics and the options.
+    """
+    from torch_fidelity.metric_fid import (
+        KEY_METRIC_FID,
+        fid_features_to_statistics,
+        fid_statistics_to_metric,
+    )
+    from torch_fidelity.metric_kid import (
+        KEY_METRIC_KID_MEAN,
+        KEY_METRIC_KID_STD,
+        kid_features_to_metric,
+    )
+
+    if generated.dim() != 2 or generated.shape[1] != ref.features.shape[1]:
+        raise ValueError(f"generated features must be (N, {ref.features.shape[1]}), got "
+                         f"{tuple(generated.shape)}")
+    _check_positive_int(kid_subset_size, "kid_subset_size", 2)
+    _check_positive_int(kid_subsets, "kid_subsets")
+    k = ref.pr_neighborhood
+    if pr_max_samples is not None:
+        _check_positive_int(pr_max_samples, "pr_max_samples", k + 1)
+    n_min = min(generated.shape[0], ref.n)
+    if n_min <= k:
+        raise ValueError(f"precision/recall with pr_neighborhood={k} need more than {k} images "
+                         f"in each set, got {generated.shape[0]} generated and {ref.n} reference")
+    if kid_subset_size > n_min:
+        logger.info("KID subset size %d > %d images; using %d", kid_subset_size, n_min, n_min)
+        kid_subset_size = n_min
+    stats = fid_features_to_statistics(generated)
+    fid_value = fid_statistics_to_metric(stats, {"mu": ref.mu, "sigma": ref.sigma}, False)
+    kid = kid_features_to_metric(generated, ref.features, kid_subsets=kid_subsets,
+                                 kid_subset_size=kid_subset_size, rng_seed=seed, verbose=False)
+    if pr_max_samples is not None and max(generated.shape[0], ref.n) > pr_max_samples:
+        # Both sides subsampled (deterministically): the reference's balls are then its own.
+        gen_pr = _subsample(generated, pr_max_samples, seed)
+        ref_pr = _subsample(ref.features, pr_max_samples, seed + 1)
+        ref_radii = _knn_radii(ref_pr, k)
+    else:
+        gen_pr, ref_pr, ref_radii = generated, ref.features, ref.radii
+    gen_radii = _knn_radii(gen_pr, k)
+    return {
+        K.FID: float(fid_value[KEY_METRIC_FID]),
+        K.KID: float(kid[KEY_METRIC_KID_MEAN]),
+        K.KID_STD: float(kid[KEY_METRIC_KID_STD]),
+        # precision: generated points inside the reference's balls; recall: the reverse
+        K.PRECISION: float(_share_inside(gen_pr, ref_pr, ref_radii)),
+        K.RECALL: float(_share_inside(ref_pr, gen_pr, gen_radii)),
+    }
+
+
+def image_quality(generated: Tensor, reference: Tensor | ReferenceFeatures, *,
+                  feature_net: FeatureNet, info: FeatureNetInfo, kid_subset_size: int = 1000,
+                  kid_subsets: int = 100, pr_neighborhood: int = 3,
+                  pr_max_samples: int | None = None, batch_size: int = 500,
+                  seed: int = 2020) -> dict[str, float]:
     """FID, KID (mean and std over subsets) and improved precision/recall of generated images.
 
-    All four come from one torch-fidelity ``calculate_metrics`` call with the feature network
-    registered as its extractor (see the module docstring). Precision is the share of generated
-    images inside the reference manifold, recall the share of reference images inside the
-    generated one (k-NN balls, ``pr_neighborhood`` neighbours). FID/KID/PR are computed on the
-    uint8-quantised images, as torch-fidelity does for image files.
+    Precision is the share of generated images inside the reference manifold, recall the share of
+    reference images inside the generated one (k-NN balls, ``pr_neighborhood`` neighbours). All
+    four are computed on the uint8-quantised images, as torch-fidelity does for image files.
 
     Args:
         generated: float ``(N, 1, 28, 28)`` in ``[0, 1]``, ``N > pr_neighborhood``.
-        reference: float ``(M, 1, 28, 28)`` in ``[0, 1]`` (the test split), ``M > pr_neighborhood``.
+        reference: float ``(M, 1, 28, 28)`` in ``[0, 1]`` (the test split),
+            ``M > pr_neighborhood``; or its :func:`reference_features`, computed once and reused
+            (then ``pr_neighborhood`` is the one they were computed with).
         feature_net: the data set's feature network.
         info: its description (checked for a matching feature width).
         kid_subset_size: images per KID subset; clamped to ``min(N, M)``.
         kid_subsets: number of KID subsets.
         pr_neighborhood: ``k`` of the k-NN balls of precision/recall.
-        pr_max_samples: if set, precision/recall use a deterministic random subset (``seed``) of
-            at most this many images of each set, in a second torch-fidelity call; ``None`` uses
-            all (10k vs 10k takes a few seconds on one CPU thread, so the default needs no cap).
+        pr_max_samples: if set, precision/recall use a deterministic random subset (``seed``,
+            ``seed + 1``) of at most this many features of each set; ``None`` uses all (10k vs
+            10k takes a few seconds on one CPU thread, so the default needs no cap).
         batch_size: images per feature-extraction batch.
-        seed: torch-fidelity's ``rng_seed`` (KID subsets) and the PR subsampling seed.
+        seed: the KID subsets' ``rng_seed`` and the PR subsampling seed.
 
     Returns:
         ``{K.FID, K.KID, K.KID_STD, K.PRECISION, K.RECALL}`` as floats. Precision and recall lie
@@ -175,76 +295,54 @@ def image_quality(generated: Tensor, reference: Tensor, *, feature_net: FeatureN
         TypeError / ValueError: bad images or options.
     """
     check_images(generated, "generated", min_n=2)
-    check_images(reference, "reference", min_n=2)
-    if not isinstance(feature_net, FeatureNet):
-        raise TypeError(f"feature_net must be a FeatureNet, got {type(feature_net).__name__}")
-    if info.feature_dim != feature_net.feature_dim:
-        raise ValueError(f"info.feature_dim {info.feature_dim} does not match the network's "
-                         f"{feature_net.feature_dim} ({info.name})")
-    _check_positive_int(kid_subset_size, "kid_subset_size", 2)
-    _check_positive_int(kid_subsets, "kid_subsets")
+    _check_net(feature_net, info)
     _check_positive_int(pr_neighborhood, "pr_neighborhood")
     _check_positive_int(batch_size, "batch_size")
-    if pr_max_samples is not None:
-        _check_positive_int(pr_max_samples, "pr_max_samples", pr_neighborhood + 1)
-    n_min = min(generated.shape[0], reference.shape[0])
-    if n_min <= pr_neighborhood:
-        raise ValueError(f"precision/recall with pr_neighborhood={pr_neighborhood} need more than "
-                         f"{pr_neighborhood} images in each set, got {generated.shape[0]} "
-                         f"generated and {reference.shape[0]} reference")
-    if kid_subset_size > n_min:
-        logger.info("KID subset size %d > %d images; using %d", kid_subset_size, n_min, n_min)
-        kid_subset_size = n_min
-
-    from torch_fidelity import calculate_metrics
-    from torch_fidelity.metric_fid import KEY_METRIC_FID
-    from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD
-    from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL
-
-    _ensure_registered()
-    common = {**_quiet_kwargs(batch_size), "feature_extractor": EXTRACTOR_NAME,
-              "rng_seed": seed, "prc_neighborhood": pr_neighborhood, "prc_batch_size": 1000}
-    split_pr = pr_max_samples is not None and max(generated.shape[0],
-                                                  reference.shape[0]) > pr_max_samples
-    with _lend(feature_net) as token:
-        out = calculate_metrics(input1=_UInt8Images(generated), input2=_UInt8Images(reference),
-                                fid=True, kid=True, prc=not split_pr,
-                                kid_subset_size=kid_subset_size, kid_subsets=kid_subsets,
-                                feature_extractor_weights_path=token, **common)
-        if split_pr:
-            pr = calculate_metrics(
-                input1=_UInt8Images(_subsample(generated, pr_max_samples, seed)),
-                input2=_UInt8Images(_subsample(reference, pr_max_samples, seed + 1)),
-                prc=True, feature_extractor_weights_path=token, **common)
-            out.update(pr)
-    return {
-        K.FID: float(out[KEY_METRIC_FID]),
-        K.KID: float(out[KEY_METRIC_KID_MEAN]),
-        K.KID_STD: float(out[KEY_METRIC_KID_STD]),
-        K.PRECISION: float(out[KEY_METRIC_PRECISION]),
-        K.RECALL: float(out[KEY_METRIC_RECALL]),
-    }
+    if not isinstance(reference, ReferenceFeatures):
+        reference = reference_features(reference, feature_net=feature_net, info=info,
+                                       pr_neighborhood=pr_neighborhood, batch_size=batch_size)
+    elif reference.extractor != info.name:
+        raise ValueError(f"reference features of {reference.extractor!r} given with the feature "
+                         f"network {info.name!r}")
+    feats = extract(generated, feature_net, batch_size=batch_size).features
+    return quality_from_features(feats, reference, kid_subset_size=kid_subset_size,
+                                 kid_subsets=kid_subsets, pr_max_samples=pr_max_samples, seed=seed)
 
 
-def fid(generated: Tensor, reference: Tensor, *, feature_net: FeatureNet,
-        batch_size: int = 500) -> float:
-    """FID alone (one torch-fidelity call, ``fid=True``); images as in :func:`image_quality`."""
+def fid_from_features(generated: Tensor, ref: ReferenceFeatures) -> float:
+    """FID alone of generated features ``(N, D)`` against ``ref``."""
+    from torch_fidelity.metric_fid import (
+        KEY_METRIC_FID,
+        fid_features_to_statistics,
+        fid_statistics_to_metric,
+    )
+
+    stats = fid_features_to_statistics(generated)
+    return float(fid_statistics_to_metric(stats, {"mu": ref.mu, "sigma": ref.sigma},
+                                          False)[KEY_METRIC_FID])
+
+
+def fid(generated: Tensor, reference: Tensor | ReferenceFeatures, *, feature_net: FeatureNet,
+        info: FeatureNetInfo | None = None, batch_size: int = 500) -> float:
+    """FID alone; images (and a reusable ``reference``) as in :func:`image_quality`."""
     check_images(generated, "generated", min_n=2)
-    check_images(reference, "reference", min_n=2)
+    _check_net(feature_net, info)
     _check_positive_int(batch_size, "batch_size")
-    from torch_fidelity import calculate_metrics
-    from torch_fidelity.metric_fid import KEY_METRIC_FID
+    if not isinstance(reference, ReferenceFeatures):
+        from torch_fidelity.metric_fid import fid_features_to_statistics
 
-    _ensure_registered()
-    with _lend(feature_net) as token:
-        out = calculate_metrics(input1=_UInt8Images(generated), input2=_UInt8Images(reference),
-                                fid=True, feature_extractor=EXTRACTOR_NAME,
-                                feature_extractor_weights_path=token, **_quiet_kwargs(batch_size))
-    return float(out[KEY_METRIC_FID])
+        check_images(reference, "reference", min_n=2)
+        feats = extract(reference, feature_net, batch_size=batch_size).features
+        stats = fid_features_to_statistics(feats)
+        reference = ReferenceFeatures(feats, stats["mu"], stats["sigma"], torch.empty(0), 0,
+                                      info.name if info else "")
+    return fid_from_features(extract(generated, feature_net, batch_size=batch_size).features,
+                             reference)
 
 
-def anchors(train: Tensor, test: Tensor, *, feature_net: FeatureNet, info: FeatureNetInfo,
-            n: int, seed: int) -> dict[str, float]:
+def anchors(train: Tensor, test: Tensor | None = None, *, feature_net: FeatureNet,
+            info: FeatureNetInfo, n: int, seed: int,
+            reference: ReferenceFeatures | None = None) -> dict[str, float]:
     """The two scale anchors printed in every table, under the same feature network.
 
     * ``K.FID_DATA_FLOOR``: FID of ``n`` real train images (a random subset drawn with ``seed``)
@@ -256,30 +354,39 @@ def anchors(train: Tensor, test: Tensor, *, feature_net: FeatureNet, info: Featu
 
     Args:
         train: float ``(N, 1, 28, 28)`` in ``[0, 1]``, ``N >= n``.
-        test: float ``(M, 1, 28, 28)`` in ``[0, 1]``, ``M >= n``.
+        test: float ``(M, 1, 28, 28)`` in ``[0, 1]``, ``M >= n``; may be ``None`` when
+            ``reference`` is given.
         feature_net: the data set's feature network; ``info`` its description.
         n: images per side, ``>= 2``.
         seed: seed of the train subset and of the noise.
+        reference: the :func:`reference_features` of the first ``n`` test images, if already
+            computed (they are not computed again).
 
     Returns:
         ``{K.FID_DATA_FLOOR: float, K.FID_NOISE_CEILING: float}``.
     """
     check_images(train, "train", min_n=2)
-    check_images(test, "test", min_n=2)
     _check_positive_int(n, "n", 2)
-    if n > min(train.shape[0], test.shape[0]):
+    _check_net(feature_net, info)
+    if reference is not None:
+        if reference.n != n:
+            raise ValueError(f"reference features hold {reference.n} images, not n={n}")
+        n_test = n
+    else:
+        if test is None:
+            raise ValueError("anchors need the test images or their reference features")
+        check_images(test, "test", min_n=2)
+        n_test = test.shape[0]
+    if n > min(train.shape[0], n_test):
         raise ValueError(f"n={n} exceeds the available images (train {train.shape[0]}, "
-                         f"test {test.shape[0]})")
-    if info.feature_dim != feature_net.feature_dim:
-        raise ValueError(f"info.feature_dim {info.feature_dim} does not match the network's "
-                         f"{feature_net.feature_dim} ({info.name})")
-    ref = test[:n]
+                         f"test {n_test})")
+    ref = reference if reference is not None else test[:n]
     real = train[torch.randperm(train.shape[0], generator=make_generator(seed))[:n]]
     p = float(train.mean())
     noise = torch.bernoulli(torch.full((n, 1, 28, 28), p), generator=make_generator(seed + 1))
     return {
-        K.FID_DATA_FLOOR: fid(real, ref, feature_net=feature_net),
-        K.FID_NOISE_CEILING: fid(noise, ref, feature_net=feature_net),
+        K.FID_DATA_FLOOR: fid(real, ref, feature_net=feature_net, info=info),
+        K.FID_NOISE_CEILING: fid(noise, ref, feature_net=feature_net, info=info),
     }
 
 
@@ -330,6 +437,6 @@ def inception_fid(generated: Tensor, reference: Tensor, *,
     out = calculate_metrics(input1=_UInt8Images(generated, channels=3),
                             input2=_UInt8Images(reference, channels=3), fid=True,
                             feature_extractor="inception-v3-compat",
-                            feature_extractor_weights_path=str(path),
-                            **_quiet_kwargs(batch_size))
+                            feature_extractor_weights_path=str(path), cuda=False, verbose=False,
+                            cache=False, batch_size=batch_size, save_cpu_ram=True)
     return float(out[KEY_METRIC_FID])

@@ -87,8 +87,80 @@ def test_deterministic_quiet_and_leaves_the_callers_net_alone(net_info, capsys):
     assert first == second
     assert capsys.readouterr().out == ""  # stdout is data
     assert net.training and all(p.requires_grad for p in net.parameters())
-    assert fidelity._LENT == {}
     net.eval()
+
+
+def _calculate_metrics(gen, ref, net, **options):
+    """torch-fidelity's own ``calculate_metrics`` over the same network, registered here as an
+    extractor (what the suite called before it reused the reference side)."""
+    import torch_fidelity
+    from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+    from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
+
+    class Extractor(FeatureExtractorBase):
+        def __init__(self, name, features_list, **kwargs):
+            super().__init__(name, features_list)
+
+        @staticmethod
+        def get_provided_features_list():
+            return ("features",)
+
+        @staticmethod
+        def get_default_feature_layer_for_metric(metric):
+            return "features"
+
+        @staticmethod
+        def can_be_compiled():
+            return False
+
+        def forward(self, x):
+            return (net.features(x.float() / 255.0),)
+
+    name = f"test-featurenet-{id(net)}"
+    if name not in FEATURE_EXTRACTORS_REGISTRY:
+        torch_fidelity.register_feature_extractor(name, Extractor)
+    return torch_fidelity.calculate_metrics(
+        input1=fidelity._UInt8Images(gen), input2=fidelity._UInt8Images(ref), fid=True, kid=True,
+        prc=True, feature_extractor=name, cuda=False, verbose=False, cache=False,
+        save_cpu_ram=True, batch_size=64, prc_batch_size=1000, prc_neighborhood=3, **options)
+
+
+def test_reused_reference_gives_torch_fidelitys_numbers_bit_for_bit(net_info):
+    net, info = net_info
+    gen, ref = _blobs(150, 12), _blobs(130, 13, brightness=0.7)
+    theirs = _calculate_metrics(gen, ref, net, kid_subsets=20, kid_subset_size=100, rng_seed=2020)
+    reference = fidelity.reference_features(ref, feature_net=net, info=info, batch_size=64)
+    for reference_arg in (ref, reference):  # computed here, and reused
+        ours = image_quality(gen, reference_arg, feature_net=net, info=info, kid_subsets=20,
+                             kid_subset_size=100, batch_size=64)
+        assert ours == {K.FID: theirs["frechet_inception_distance"],
+                        K.KID: theirs["kernel_inception_distance_mean"],
+                        K.KID_STD: theirs["kernel_inception_distance_std"],
+                        K.PRECISION: theirs["precision"], K.RECALL: theirs["recall"]}
+    assert fidelity.fid(gen, reference, feature_net=net, info=info, batch_size=64) == \
+        theirs["frechet_inception_distance"]
+
+
+def test_one_pass_gives_features_and_the_class_predictions(net_info):
+    from benchmarks.metrics.features import class_coverage, classes_covered
+
+    net, info = net_info
+    x = (_blobs(90, 14) * 255).round() / 255  # already on the uint8 grid: the passes agree
+    seen = fidelity.extract(x, net, batch_size=32)
+    assert seen.features.shape == (90, info.feature_dim) and seen.logits.shape == (90, 10)
+    with torch.no_grad():
+        assert torch.equal(seen.predictions, net(x).argmax(1))
+    assert class_coverage(seen.predictions, 10) == classes_covered(x, net)
+    with pytest.raises(ValueError, match="min_fraction"):
+        class_coverage(seen.predictions, 10, min_fraction=0.0)
+
+
+def test_reference_features_of_another_network_are_refused(net_info):
+    net, info = net_info
+    reference = fidelity.reference_features(_blobs(20, 15), feature_net=net, info=info)
+    other = FeatureNetInfo("s", "t", "c", 0.0, "other[s]", feature_dim=info.feature_dim)
+    with pytest.raises(ValueError, match="other"):
+        image_quality(_blobs(20, 16), reference, feature_net=net, info=other)
 
 
 def test_small_sets_clamp_the_kid_subset(net_info):

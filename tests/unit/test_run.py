@@ -72,6 +72,18 @@ def test_cells_are_recorded_and_a_failure_does_not_stop_the_others(suite, tmp_pa
     gan = json.loads((results / "unit/records/ann-gan__mnist__seed0.json").read_text())
     assert gan["metrics"][K.RECON_MSE] is None  # a GAN cannot reconstruct
     assert (results / vae["artifacts"]["samples"].removeprefix("results/")).is_file()
+    assert vae["timing"]["recon_seconds"] > 0 and gan["timing"]["recon_seconds"] is None
+
+    # the run's summary: each cell's time per phase, and the wall time
+    summary = (results / "unit" / "run_summary.md").read_text()
+    assert "3 run now" in summary and "wall time" in summary
+    assert "| cell | status | train | sample | reconstruct | evaluate |" in summary
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")[1:]]
+            for line in summary.splitlines() if line.startswith("| ann-") or "broken" in line}
+    assert rows["ann-vae__mnist__seed0"][0] == "ok"
+    assert all(float(v) >= 0 for v in rows["ann-vae__mnist__seed0"][1:])
+    assert rows["ann-gan__mnist__seed0"][3] == "—"  # a GAN does not reconstruct
+    assert rows["broken-vae__mnist__seed0"] == ["failed", "—", "—", "—", "—"]
 
 
 def test_rerun_resumes_and_force_reproduces_the_numbers(suite, tmp_path):
@@ -273,3 +285,25 @@ def test_the_driver_retries_a_dead_worker_then_records_it_failed(suite, tmp_path
     again = ScriptedExecutor({"broken-vae": ["died"]})
     driver.run_suite(suite, select_cells(suite), again, results_dir=results, max_retries=0)
     assert again.submitted == [("broken-vae__mnist__seed0", 1)]
+
+
+def test_resume_measures_again_a_record_made_with_another_feature_network(suite, tmp_path):
+    from benchmarks.plan import plan
+    from benchmarks.records import read_record, write_record
+
+    results = tmp_path / "results"
+    _run(suite, results)
+    path = results / "unit/records/ann-vae__mnist__seed0.json"
+    record = read_record(path)
+    record["metric_config"]["feature_net_weights_sha256"] = "a" * 64
+    write_record(results, record)
+    cells = select_cells(suite)
+
+    def recorded(extractor):
+        planned = plan(suite, cells, results, extractors={"mnist": extractor})
+        return {p.cell.cell_id: p.recorded is not None for p in planned}
+
+    assert recorded("a" * 64) == {"ann-vae__mnist__seed0": True, "broken-vae__mnist__seed0": False,
+                                  "ann-gan__mnist__seed0": True}
+    assert recorded("b" * 64)["ann-vae__mnist__seed0"] is False  # another extractor: run again
+    assert recorded(None)["ann-vae__mnist__seed0"] is True  # nothing cached to compare with
