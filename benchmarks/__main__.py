@@ -1,6 +1,10 @@
-"""Command line: ``python -m benchmarks {data,run,tables,check,sample,list}``.
+"""Command line: ``python -m benchmarks {data,run,tables,check,compare,sample,list}``.
 
 stdout is data, stderr is talk: progress bars and logs go to stderr; ``--json`` prints only JSON.
+
+Runs write into ``runs/`` (:data:`benchmarks.records.DEFAULT_RUNS`) unless told otherwise; the
+committed reference ``results/`` (:data:`benchmarks.records.DEFAULT_RESULTS`) is written only by
+a deliberate ``--results-dir results``, and ``compare`` reads it.
 """
 
 from __future__ import annotations
@@ -9,11 +13,12 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.records import DEFAULT_RESULTS
+from benchmarks import records as rec
 
 log = logging.getLogger("benchmarks")
 
@@ -64,6 +69,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         executor = Sequential()
     _check_writable(Path(args.results_dir) / suite.name / "records")
+    _fetch_data(cells, args.data_dir)
     records = run_suite(suite, cells, executor, results_dir=args.results_dir, force=args.force,
                         max_retries=args.max_retries)
     summary = {r["cell_id"]: r["status"] for r in records}
@@ -78,6 +84,36 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not args.no_tables:
         _tables(args.results_dir, suite.name)
     return 1 if failed else 0
+
+
+def _fetch_data(cells: list[Any], data_dir: Path | None) -> None:
+    """Fetch (or verify in the cache) each standard data set of ``cells`` once, before any cell
+    runs, so that a data set that cannot be had is one error (exit 2), not one failure per cell.
+
+    ``data_dir`` goes into ``$SPIKEGENBENCH_DATA_DIR`` (absolute), which worker processes inherit.
+    """
+    from benchmarks import data
+
+    if data_dir is not None:
+        os.environ[data.ENV_DATA_DIR] = str(Path(data_dir).expanduser().resolve())
+    for name in dict.fromkeys(cell.dataset for cell in cells):
+        if name in data.DATASETS:
+            data.fetch(name)
+
+
+def _results_flag(folder: Path) -> str:
+    """``" --results-dir FOLDER"`` for a hint, or ``""`` where ``folder`` is the default
+    (``runs/``), so that a hint repeats a folder the user chose."""
+    return "" if Path(folder).resolve() == rec.DEFAULT_RUNS.resolve() else \
+        f" --results-dir {folder}"
+
+
+def _shown(path: Path) -> str:
+    """``path`` as a message shows it: relative to the working folder where it lies inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _check_writable(folder: Path) -> None:
@@ -108,36 +144,53 @@ def _cmd_tables(args: argparse.Namespace) -> int:
     name = args.suite
     if not (Path(args.results_dir) / name / "records").is_dir():
         suite_path(name)  # a clear error for a typo
-        raise SystemExit(f"no records for suite {name!r} under {args.results_dir}; "
-                         f"run: python -m benchmarks run --suite {name}")
+        raise FileNotFoundError(f"no records for suite {name!r} under {args.results_dir}; run: "
+                                f"python -m benchmarks run --suite {name}"
+                                f"{_results_flag(args.results_dir)}")
     written = _tables(args.results_dir, name)
     if args.json:
         print(json.dumps([str(p) for p in written], indent=2))
     return 0
 
 
+def _suite_records(folder: Path, suite: Any, flag: str, hint: str) -> list[dict[str, Any]]:
+    """The records of ``suite``'s current cells under results folder ``folder`` (given as
+    ``flag``); records of cells no longer in the suite are left out with a warning.
+
+    Raises:
+        FileNotFoundError: no records folder of the suite there (``hint`` says what to do).
+    """
+    from benchmarks.plan import select_cells
+    from benchmarks.tables import load_records
+
+    records_dir = Path(folder) / suite.name / "records"
+    if not records_dir.is_dir():
+        raise FileNotFoundError(f"no records for suite {suite.name!r} under {folder} ({flag}); "
+                                f"{hint}")
+    expected = {cell.cell_id for cell in select_cells(suite)}
+    records = load_records(records_dir)
+    stray = sorted(r["cell_id"] for r in records if r["cell_id"] not in expected)
+    if stray:
+        log.warning("ignoring %d record(s) of cells no longer in suite %r under %s: %s",
+                    len(stray), suite.name, folder, ", ".join(stray))
+    return [r for r in records if r["cell_id"] in expected]
+
+
+def _run_hint(suite: str, folder: Path) -> str:
+    return (f"run it first: python -m benchmarks run --suite {suite}{_results_flag(folder)} "
+            f"--no-tables")
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     from benchmarks import check
     from benchmarks.plan import select_cells
     from benchmarks.suites import load_suite
-    from benchmarks.tables import load_records
 
     suite = load_suite(args.suite)
     expected = {cell.cell_id for cell in select_cells(suite)}
 
     def suite_records(folder: Path, flag: str) -> list[dict[str, Any]]:
-        """The records of ``suite``'s current cells under results folder ``folder`` (``flag``)."""
-        records_dir = Path(folder) / suite.name / "records"
-        if not records_dir.is_dir():
-            raise SystemExit(f"no records for suite {suite.name!r} under {folder} ({flag}); run it "
-                             f"first: python -m benchmarks run --suite {args.suite} --results-dir "
-                             f"{folder} --no-tables")
-        records = load_records(records_dir)
-        stray = sorted(r["cell_id"] for r in records if r["cell_id"] not in expected)
-        if stray:
-            log.warning("ignoring %d record(s) of cells no longer in suite %r under %s: %s",
-                        len(stray), suite.name, folder, ", ".join(stray))
-        return [r for r in records if r["cell_id"] in expected]
+        return _suite_records(folder, suite, flag, _run_hint(args.suite, folder))
 
     records = suite_records(args.results_dir, "--results-dir")
     if args.pool_results_dir and not args.update_baseline:
@@ -162,6 +215,38 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from adapters.io import atomic_write_text
+    from benchmarks import check
+    from benchmarks.plan import select_cells
+    from benchmarks.suites import load_suite
+
+    suite = load_suite(args.suite)
+    cells = select_cells(suite)
+    reference = _suite_records(args.reference, suite, "--reference",
+                               "pass the folder of the reference results with --reference DIR")
+    records = _suite_records(args.run_dir, suite, "--run-dir", _run_hint(args.suite, args.run_dir))
+    run_it = f"run it: python -m benchmarks run --suite {args.suite}{_results_flag(args.run_dir)}"
+    comparison = check.compare_runs(
+        reference, records, suite.name,
+        expected=[(cell.entry.label, cell.dataset, cell.seed) for cell in cells],
+        wording=dataclasses.replace(check.COMPARE_WORDING, missing_hint=run_it))
+    text = check.render_comparison(comparison, run=_shown(Path(args.run_dir) / suite.name),
+                                   reference=_shown(Path(args.reference) / suite.name))
+    out = args.out or Path(args.run_dir) / suite.name / "tables" / "comparison.md"
+    atomic_write_text(out, text)
+    if args.json:
+        print(json.dumps(comparison.to_dict(), indent=2))
+    else:
+        print(text, end="")
+    log.info("wrote %s", out)
+    if not comparison.passed:
+        log.error("the run of suite %r differs from the reference %s: %d problem(s), listed "
+                  "in %s", suite.name, args.reference, len(comparison.result.failures), out)
+        return 1
+    return 0
+
+
 def _cmd_sample(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
@@ -182,10 +267,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         raise ValueError(f"--out must name a .npz file, got {str(out)!r}")
     model_file = Path(args.results_dir) / suite.name / "models" / \
         f"{cell_id(entry.label, args.dataset, args.seed)}.pt"
-    results_flag = "" if Path(args.results_dir) == DEFAULT_RESULTS else \
-        f" --results-dir {args.results_dir}"
     retrain = (f"python -m benchmarks run --suite {suite.name} --adapters {entry.label} "
-               f"--datasets {args.dataset} --seeds {args.seed}{results_flag}")
+               f"--datasets {args.dataset} --seeds {args.seed}{_results_flag(args.results_dir)}")
     if not model_file.is_file():
         raise SystemExit(f"no trained model at {model_file}; train it with: {retrain}")
     model = adapters.create(entry.adapter, entry.config)
@@ -236,7 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="entry labels (that entry only) or adapter names (every entry of it)")
     p.add_argument("--datasets", nargs="+", default=None)
     p.add_argument("--seeds", nargs="+", type=int, default=None)
-    p.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS)
+    p.add_argument("--results-dir", type=Path, default=rec.DEFAULT_RUNS,
+                   help="where records, models, tables and figures go (default: runs/; the "
+                        "committed reference results/ only by a deliberate refresh)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="folder with idx files you already have (sets SPIKEGENBENCH_DATA_DIR "
+                        "for every cell's process)")
     p.add_argument("--force", action="store_true", help="re-run cells that are already recorded")
     p.add_argument("--no-tables", action="store_true", help="do not rebuild tables afterwards")
     p.add_argument("--threads", type=int, default=None,
@@ -255,7 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tables", help="build tables and figures from a suite's records")
     p.add_argument("--suite", required=True)
-    p.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS)
+    p.add_argument("--results-dir", type=Path, default=rec.DEFAULT_RUNS,
+                   help="the --results-dir of the run (default: runs/)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_tables)
 
@@ -264,8 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", required=True, help="suite name (benchmarks/suites/*.toml) or path")
     p.add_argument("--baseline", type=Path, required=True,
                    help="baseline JSON, e.g. results/ci/baseline.json")
-    p.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS,
-                   help="where the suite's records are (the --results-dir of its run)")
+    p.add_argument("--results-dir", type=Path, default=rec.DEFAULT_RUNS,
+                   help="where the suite's records are (the --results-dir of its run; default: "
+                        "runs/)")
     p.add_argument("--update-baseline", action="store_true",
                    help="write the baseline from these records instead of checking them "
                         "(refused unless every cell of the suite is ok)")
@@ -277,6 +367,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_check)
 
+    p = sub.add_parser("compare", help="compare each cell of a run with the committed reference "
+                                       "results, by the check's rules (exit 1 when a value is "
+                                       "outside its tolerance or a cell is missing or failed)")
+    p.add_argument("--suite", required=True, help="suite name (benchmarks/suites/*.toml) or path")
+    p.add_argument("--run-dir", type=Path, default=rec.DEFAULT_RUNS,
+                   help="the run's results folder (its --results-dir; default: runs/)")
+    p.add_argument("--reference", type=Path, default=rec.DEFAULT_RESULTS,
+                   help="the reference results folder (default: the committed results/)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="where the Markdown comparison goes (default: "
+                        "RUN_DIR/SUITE/tables/comparison.md)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    p.set_defaults(func=_cmd_compare)
+
     p = sub.add_parser("sample", help="write fresh samples from a trained cell's saved model")
     p.add_argument("--suite", required=True)
     p.add_argument("--adapter", required=True, help="entry label or adapter name")
@@ -285,7 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=100, help="number of samples")
     p.add_argument("--sample-seed", type=int, default=12345, help="seed of the Bernoulli noise")
     p.add_argument("--out", required=True, help="output .npz (images: uint8 N x 28 x 28)")
-    p.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS)
+    p.add_argument("--results-dir", type=Path, default=rec.DEFAULT_RUNS,
+                   help="the --results-dir of the run that trained it (default: runs/)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_sample)
 

@@ -70,7 +70,7 @@ def _extractors(cells: Sequence[Cell]) -> dict[str, str | None]:
 
 
 def run_suite(suite: Suite, cells: Sequence[Cell], executor: Executor | None = None, *,
-              results_dir: Path = rec.DEFAULT_RESULTS, force: bool = False,
+              results_dir: Path = rec.DEFAULT_RUNS, force: bool = False,
               max_retries: int = 1) -> list[rec.Record]:
     """Run ``cells`` of ``suite`` on ``executor``; returns their records in the order of ``cells``.
 

@@ -13,7 +13,8 @@ and its parts describe its keys for readers and type checkers. Schema (``schema_
     timing {train_seconds, eval_seconds, sample_seconds, started, finished},
     env {git, versions, device, threads, machine, cpu, jobs}, artifacts {name -> repo-relative path}
 
-Where a suite's files live under a results folder ``R``: records in ``R/<suite>/records/``, saved
+Where a suite's files live under a results folder ``R`` (:data:`DEFAULT_RUNS` for a run,
+:data:`DEFAULT_RESULTS` for the committed reference): records in ``R/<suite>/records/``, saved
 models in ``R/<suite>/models/``, figures in ``R/<suite>/figures/``.
 """
 
@@ -39,8 +40,13 @@ SCHEMA_VERSION = 1
 STATUSES = ("ok", "failed", "skipped")
 REQUIRED_KEYS = ("schema_version", "suite", "cell_id", "config_hash", "adapter", "dataset", "seed",
                  "status", "error", "metrics", "metric_config", "op_counts", "fit", "timing", "env")
-#: The committed results folder (``results/`` of the repository), where runs write by default.
-DEFAULT_RESULTS = Path(__file__).resolve().parent.parent / "results"
+_REPO = Path(__file__).resolve().parent.parent
+#: The reference: the committed results (``results/`` of the repository). ``compare`` reads it;
+#: only a deliberate refresh (``run ... --results-dir results``) writes it.
+DEFAULT_RESULTS = _REPO / "results"
+#: Where ``run`` writes, and ``tables``, ``sample``, ``check`` and ``compare`` read, by default
+#: (``runs/`` of the repository, ignored by git).
+DEFAULT_RUNS = _REPO / "runs"
 
 Status = Literal["ok", "failed", "skipped"]
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -25,7 +27,8 @@ SUITE_NAME = "unit-check"
 
 
 def _record(label: str, seed: int, metrics: dict[str, float | None], *, dataset: str = "mnist",
-            status: str = "ok", config_hash: str = "h0", suite: str = SUITE_NAME) -> dict[str, Any]:
+            status: str = "ok", config_hash: str = "h0", suite: str = SUITE_NAME,
+            feature_net: str | None = None) -> dict[str, Any]:
     return {
         "schema_version": rec.SCHEMA_VERSION, "suite": suite,
         "cell_id": rec.cell_id(label, dataset, seed), "config_hash": f"{config_hash}-{seed}",
@@ -33,7 +36,8 @@ def _record(label: str, seed: int, metrics: dict[str, float | None], *, dataset:
         "dataset": {"name": dataset}, "seed": seed, "status": status,
         "error": None if status == "ok" else {"type": "RuntimeError", "message": "boom"},
         "metrics": metrics if status == "ok" else {k: None for k in metrics},
-        "metric_config": {}, "op_counts": None, "fit": None, "timing": {},
+        "metric_config": {"feature_net_weights_sha256": feature_net}, "op_counts": None,
+        "fit": None, "timing": {},
         "env": {"git": "abc1234"}, "artifacts": {},
     }
 
@@ -261,6 +265,74 @@ def test_new_cells_and_metrics_are_notes():
         [("new", "gan", None), ("new", "vae", K.KID)]
 
 
+def test_a_failed_cell_the_baseline_does_not_know_is_still_a_failure():
+    result = _compare(_fresh() + [_record("gan", 0, {K.FID: 80.0}, status="skipped")])
+    assert [(f.kind, f.label, f.seed) for f in result.failures] == [("skipped", "gan", 0)]
+
+
+# ------------------------------------------------------------------------------------------
+# The feature network a cell was measured with
+
+SHA_INTEL, SHA_AMD, SHA_OTHER = "1" * 64, "2" * 64, "3" * 64
+
+
+def test_a_baseline_keeps_each_groups_feature_networks_pooled_ones_too():
+    intel = _pair({K.FID: 50.0}, {K.FID: 52.0}, feature_net=SHA_INTEL)
+    amd = _pair({K.FID: 51.0}, {K.FID: 53.0}, feature_net=SHA_AMD)
+    group = check.build_baseline(amd, SUITE_NAME, pool=[intel])["groups"]["vae__mnist"]
+    assert group["feature_net_weights_sha256"] == [SHA_INTEL, SHA_AMD]
+    # records made before records kept the hash: none stored
+    assert check.build_baseline(BASE, SUITE_NAME)["groups"]["vae__mnist"][
+        "feature_net_weights_sha256"] == []
+
+
+def test_a_cell_measured_with_another_feature_network_fails_and_is_not_compared():
+    base = check.build_baseline(_pair({K.FID: 50.0}, {K.FID: 52.0}, feature_net=SHA_INTEL),
+                                SUITE_NAME, pool=[_pair({K.FID: 51.0}, {K.FID: 53.0},
+                                                        feature_net=SHA_AMD)])
+    same = check.compare(base, _pair({K.FID: 51.0}, {K.FID: 52.0}, feature_net=SHA_AMD))
+    assert same.passed and not same.findings
+    other = _pair({K.FID: 500.0}, {K.FID: 500.0}, feature_net=SHA_OTHER)
+    result = check.compare(base, other)
+    (finding,) = result.failures
+    assert finding.kind == "other-feature-net"
+    assert "measured with another feature network" in finding.message
+    assert SHA_OTHER[:12] in finding.message and SHA_INTEL[:12] in finding.message
+    assert {v.verdict for v in result.verdicts} == {"not compared"}  # FID 500 not judged
+    per_cell = check.compare(base, [other[0], _pair({K.FID: 51.0}, {K.FID: 51.0},
+                                                    feature_net=SHA_AMD)[1]], per_cell=True)
+    assert [(f.kind, f.seed) for f in per_cell.failures] == [("other-feature-net", 0)]
+    assert [(v.seed, v.verdict) for v in per_cell.verdicts] == [(1, "ok")]
+
+
+def test_a_baseline_without_feature_networks_notes_that_it_cannot_tell():
+    # the committed baselines predate the hash: a fresh run that records one is compared, with
+    # a note per group, and a regression is still one
+    result = _compare(_fresh(feature_net=SHA_OTHER))
+    assert result.passed
+    assert [(f.kind, f.severity) for f in result.findings] == [("feature-net-unknown", "note")]
+    assert "cannot be told apart" in result.findings[0].message
+    assert {v.verdict for v in result.verdicts} == {"ok"}
+    assert [f.kind for f in _compare(_fresh(fid=80.0, feature_net=SHA_OTHER)).failures] == \
+        ["regression"]
+    # a fresh record without the hash against a baseline with one: compared, noted
+    base = check.build_baseline(_fresh(feature_net=SHA_INTEL), SUITE_NAME)
+    unnamed = check.compare(base, _fresh())
+    assert unnamed.passed and [f.kind for f in unnamed.notes] == ["feature-net-unknown"]
+
+
+def test_the_committed_ci_baseline_passes_its_own_records_measured_with_a_named_network():
+    results = Path(__file__).resolve().parents[2] / "results"
+    baseline = check.load_baseline(results / "ci" / "baseline.json", suite="ci")
+    records = rec.load_records(results / "ci" / "records")
+    for r in records:
+        r["metric_config"]["feature_net_weights_sha256"] = SHA_INTEL
+    result = check.compare(baseline, records)
+    assert result.passed and result.verdicts
+    assert {f.kind for f in result.notes} == {"feature-net-unknown"}
+    assert len(result.notes) == len(baseline["groups"])
+
+
 def test_records_of_another_suite_are_refused():
     with pytest.raises(ValueError, match=r"suite\(s\) \['ci'\]"):
         _compare(_fresh(suite="ci"))
@@ -378,7 +450,7 @@ def test_fewer_epochs_is_a_config_change_and_a_refresh_is_deliberate(tmp_path, c
     assert _check(suite_file, tmp_path / "longer", baseline) == 0
 
 
-def test_update_baseline_pools_another_runs_folder(tmp_path, capsys):
+def test_update_baseline_pools_another_runs_folder(tmp_path, capsys, caplog):
     suite_file = tmp_path / "unit.toml"
     suite_file.write_text(SUITE)
     baseline = tmp_path / "baseline.json"
@@ -393,12 +465,13 @@ def test_update_baseline_pools_another_runs_folder(tmp_path, capsys):
     with pytest.raises(SystemExit, match="only goes with --update-baseline"):
         _check(suite_file, tmp_path / "second", baseline, "--pool-results-dir",
                str(tmp_path / "first"))
-    with pytest.raises(SystemExit, match="--pool-results-dir"):
-        _check(suite_file, tmp_path / "first", baseline, "--update-baseline",
-               "--pool-results-dir", str(tmp_path / "nothing"))
+    with caplog.at_level(logging.ERROR):
+        assert _check(suite_file, tmp_path / "first", baseline, "--update-baseline",
+                      "--pool-results-dir", str(tmp_path / "nothing")) == 2
+    assert f"under {tmp_path / 'nothing'} (--pool-results-dir)" in caplog.records[-1].getMessage()
 
 
-def test_update_baseline_refuses_an_incomplete_run(tmp_path, capsys):
+def test_update_baseline_refuses_an_incomplete_run(tmp_path, capsys, caplog):
     suite_file = tmp_path / "unit.toml"
     suite_file.write_text(SUITE)
     baseline = tmp_path / "baseline.json"
@@ -408,5 +481,8 @@ def test_update_baseline_refuses_an_incomplete_run(tmp_path, capsys):
     assert _check(suite_file, tmp_path / "r", baseline, "--update-baseline") == 2
     assert not baseline.exists()
     assert _check(suite_file, tmp_path / "r", baseline) == 2  # no baseline yet: says how to make one
-    with pytest.raises(SystemExit, match="no records for suite 'unit-check'.*run it first"):
-        _check(suite_file, tmp_path / "nothing", baseline)
+    with caplog.at_level(logging.ERROR):  # a folder without records: one line, exit 2
+        assert _check(suite_file, tmp_path / "nothing", baseline) == 2
+    message = caplog.records[-1].getMessage()
+    assert "no records for suite 'unit-check'" in message and "run it first" in message
+    assert f"--results-dir {tmp_path / 'nothing'} --no-tables" in message
