@@ -251,9 +251,9 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    import adapters
     from adapters.io import IntegrityError, atomic_path
     from benchmarks.records import cell_id
+    from benchmarks.sample_worker import sample_isolated, sample_saved
     from benchmarks.suites import load_suite
 
     suite = load_suite(args.suite)
@@ -265,18 +265,25 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix != ".npz" or out.is_dir():
         raise ValueError(f"--out must name a .npz file, got {str(out)!r}")
+    # A backend that lives in its own environment (conversion: TensorFlow) samples there, as
+    # `run` trains it there; any other missing library fails below, naming how to install it.
+    python = _isolated_sampler(entry.adapter)
     model_file = Path(args.results_dir) / suite.name / "models" / \
         f"{cell_id(entry.label, args.dataset, args.seed)}.pt"
     retrain = (f"python -m benchmarks run --suite {suite.name} --adapters {entry.label} "
                f"--datasets {args.dataset} --seeds {args.seed}{_results_flag(args.results_dir)}")
     if not model_file.is_file():
         raise SystemExit(f"no trained model at {model_file}; train it with: {retrain}")
-    model = adapters.create(entry.adapter, entry.config)
     try:
-        model.load(model_file)
+        if python is None:
+            images = sample_saved(entry.adapter, entry.config, model_file, args.n,
+                                  args.sample_seed)
+        else:
+            log.info("sampling %s under %s", entry.adapter, python)
+            images = sample_isolated(python, entry.adapter, entry.config, model_file, args.n,
+                                     args.sample_seed, threads=suite.threads)
     except IntegrityError as err:
         raise ValueError(f"{err}; train it again with: {retrain} --force") from err
-    images = model.sample(args.n, seed=args.sample_seed)
     uint8 = (images.squeeze(1).clamp(0, 1) * 255).round().to(torch.uint8).numpy()
     with atomic_path(out) as tmp:
         np.savez_compressed(tmp, images=uint8)
@@ -284,6 +291,30 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"out": str(out), "shape": list(uint8.shape)}))
     return 0
+
+
+def _isolated_sampler(adapter: str) -> Path | None:
+    """The Python to sample ``adapter`` in: its backend's own environment where the backend's
+    libraries are missing here and it has one, else ``None`` (this process).
+
+    Raises:
+        ImportError: the libraries are missing here and the backend, which runs in an
+            environment of its own, has none (names the tox environment that installs it).
+    """
+    import adapters
+    from benchmarks.execute import isolated_python
+
+    missing = adapters.missing_libraries(adapter)
+    if not missing:
+        return None
+    backend = adapters.backend_of(adapter)
+    python = isolated_python(backend)
+    env = adapters.ISOLATED_BACKENDS.get(backend)
+    if python is None and env is not None:
+        raise ImportError(f"{adapter} needs {missing}, which are not installed here, and its "
+                          f"environment was not found; create it with: tox -e {env} (or set "
+                          f"SPIKEGENBENCH_{backend.upper()}_PYTHON to its python)")
+    return python
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

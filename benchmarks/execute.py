@@ -67,12 +67,14 @@ class DatasetContext:
     once per process and reused by every cell of the data set.
 
     ``reference`` holds the evaluation reference's features, FID statistics and precision/recall
-    radii (:func:`~benchmarks.metrics.fidelity.reference_features`): a cell extracts only its own
+    radii (:func:`~benchmarks.metrics.fidelity.reference_features`), ``ae_reference`` the same in
+    the second feature space (:mod:`benchmarks.metrics.aefeatures`): a cell extracts only its own
     samples' features.
     """
 
     def __init__(self, name: str, suite: Suite) -> None:
-        from benchmarks.metrics.features import get_feature_net
+        from benchmarks.metrics.aefeatures import get_ae_net
+        from benchmarks.metrics.features import class_shares, get_feature_net
         from benchmarks.metrics.fidelity import anchors, reference_features
 
         self.name = name
@@ -86,6 +88,11 @@ class DatasetContext:
         self.feature_net, self.feature_info = get_feature_net(name, train=train, test=test)
         self.reference = reference_features(self.eval_ref, feature_net=self.feature_net,
                                             info=self.feature_info)
+        # the second feature space, and the test split's class shares for the coverage metrics
+        self.ae_net, self.ae_info = get_ae_net(name, train=train, test=test)
+        self.ae_reference = reference_features(self.eval_ref, feature_net=self.ae_net,
+                                               info=self.ae_info)
+        self.test_shares = class_shares(test.labels, self.feature_net.num_classes)
         # the anchors' reference is the same first n_eval test images
         self.anchors = anchors(train.images, feature_net=self.feature_net, info=self.feature_info,
                                n=self.reference.n, seed=0, reference=self.reference)
@@ -268,6 +275,12 @@ def _metric_config(suite: Suite, ctx: Any, energy_model: Any) -> dict[str, Any]:
         "feature_net_test_accuracy": ctx.feature_info.test_accuracy,
         # the weights themselves: a rebuilt or changed extractor shows even at the same accuracy
         "feature_net_weights_sha256": getattr(ctx.feature_info, "weights_sha256", "") or None,
+        # the second feature space (benchmarks.metrics.aefeatures) and its quality
+        "ae_features": ctx.ae_info.name,
+        "ae_probe_accuracy": ctx.ae_info.test_accuracy,
+        "ae_recon_mse": ctx.ae_info.recon_mse,
+        "ae_weights_sha256": ctx.ae_info.weights_sha256 or None,
+        "pr_neighborhood": ctx.reference.pr_neighborhood,
         "n_samples": suite.n_eval,
         "n_recon": suite.n_recon,
         "energy_model": f"{energy_model.name}@{energy_model.version}",
@@ -286,7 +299,7 @@ def measure(suite: Suite, p: Planned, ctx: Any, out: CellOutputs, results_dir: P
     from benchmarks.figures import filter_grid, sample_grid
     from benchmarks.metrics import keys as K
     from benchmarks.metrics.energy import energy_nj, get_energy_model
-    from benchmarks.metrics.features import class_coverage
+    from benchmarks.metrics.features import class_coverage, class_shares, coverage
     from benchmarks.metrics.fidelity import (
         extract,
         fid_from_features,
@@ -307,6 +320,13 @@ def measure(suite: Suite, p: Planned, ctx: Any, out: CellOutputs, results_dir: P
     metrics[K.FID_INCEPTION] = inception_fid(out.samples, ctx.eval_ref, weights_path=None)
     metrics[K.CLASSES_COVERED] = float(class_coverage(seen.predictions,
                                                       ctx.feature_net.num_classes))
+    shares = class_shares(seen.predictions, ctx.feature_net.num_classes)
+    cover = coverage(shares, ctx.test_shares)
+    metrics.update({K.CLASSES_AT_5PCT: cover["classes"], K.TOP_CLASS_SHARE: cover["top_share"],
+                    K.CLASS_KL: cover["kl"]})
+    in_ae = quality_from_features(extract(out.samples, ctx.ae_net).features, ctx.ae_reference)
+    metrics.update({K.FID_AE: in_ae[K.FID], K.KID_AE: in_ae[K.KID], K.KID_STD_AE: in_ae[K.KID_STD],
+                    K.PRECISION_AE: in_ae[K.PRECISION], K.RECALL_AE: in_ae[K.RECALL]})
     bound = out.extra.get("sample_ann_samples")
     if isinstance(bound, Tensor) and bound.shape == out.samples.shape:
         # The conversion's upper bound: its own ANN on the same noise.
@@ -353,7 +373,10 @@ def measure(suite: Suite, p: Planned, ctx: Any, out: CellOutputs, results_dir: P
                                "recon_seconds": out.recon_seconds, "started": started,
                                "finished": _now()},
                        artifacts={"samples": str(Path("results") / grid_rel)},
-                       dataset_checksum=ctx.checksum)
+                       dataset_checksum=ctx.checksum,
+                       class_histogram={"classifier": ctx.feature_info.name,
+                                        "shares": [float(v) for v in shares],
+                                        "test_shares": [float(v) for v in ctx.test_shares]})
 
 
 def make_record(suite: Suite, p: Planned, *, status: rec.Status, error: rec.ErrorInfo | None,
@@ -361,11 +384,14 @@ def make_record(suite: Suite, p: Planned, *, status: rec.Status, error: rec.Erro
                 metric_config: dict[str, Any] | None = None,
                 op_counts: dict[str, Any] | None = None, fit: dict[str, Any] | None = None,
                 timing: dict[str, Any] | None = None, artifacts: dict[str, str] | None = None,
-                dataset_checksum: str | None = None) -> rec.Record:
+                dataset_checksum: str | None = None,
+                class_histogram: dict[str, Any] | None = None) -> rec.Record:
     """The record of planned cell ``p``. Its backend and family are the adapter class's (every
-    adapter class imports without its backend's library)."""
+    adapter class imports without its backend's library). ``class_histogram`` (the samples' and
+    the test split's class shares under the classifier) is kept where given."""
     cell = p.cell
     cls = adapters.get_adapter_class(cell.entry.adapter)
+    extra: dict[str, Any] = {} if class_histogram is None else {"class_histogram": class_histogram}
     return {
         "schema_version": rec.SCHEMA_VERSION,
         "suite": suite.name,
@@ -385,6 +411,7 @@ def make_record(suite: Suite, p: Planned, *, status: rec.Status, error: rec.Erro
         "timing": timing or {},
         "env": rec.environment(torch.get_num_threads()),
         "artifacts": artifacts or {},
+        **extra,
     }
 
 

@@ -10,8 +10,9 @@ and its parts describe its keys for readers and type checkers. Schema (``schema_
     metrics {flat key (benchmarks.metrics.keys) -> float | null},
     metric_config {feature_extractor, feature_net_test_accuracy, n_samples, energy_model, ...},
     op_counts {OpCounts fields} | null, fit {FitReport fields} | null,
-    timing {train_seconds, eval_seconds, sample_seconds, started, finished},
-    env {git, versions, device, threads, machine, cpu, jobs}, artifacts {name -> repo-relative path}
+    timing {train_seconds, sample_seconds, recon_seconds, eval_seconds, started, finished},
+    env {git, versions, device, threads, machine, cpu, jobs}, artifacts {name -> repo-relative path},
+    class_histogram {classifier, shares, test_shares} (optional: ok cells measured with it)
 
 Where a suite's files live under a results folder ``R`` (:data:`DEFAULT_RUNS` for a run,
 :data:`DEFAULT_RESULTS` for the committed reference): records in ``R/<suite>/records/``, saved
@@ -100,6 +101,9 @@ class Record(TypedDict):
     timing: dict[str, Any]
     env: Env
     artifacts: dict[str, str]
+    # the samples' and the test split's class shares under the classifier (ok cells since the
+    # coverage metrics): {"classifier": name, "shares": [K floats], "test_shares": [K floats]}
+    class_histogram: NotRequired[dict[str, Any]]
 
 
 def cell_id(label: str, dataset: str, seed: int) -> str:

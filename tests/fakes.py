@@ -37,6 +37,8 @@ class FakeContext:
     suite: object
 
     def __post_init__(self):
+        from adapters.seeding import init_parameters_
+        from benchmarks.metrics.aefeatures import AEInfo, AENet
         from benchmarks.metrics.features import FeatureNet, FeatureNetInfo
         from benchmarks.metrics.fidelity import reference_features
 
@@ -56,6 +58,15 @@ class FakeContext:
             name="untrained[test]", feature_dim=self.feature_net.features(self.test[:2]).shape[1])
         self.reference = reference_features(self.eval_ref, feature_net=self.feature_net,
                                             info=self.feature_info)
+        self.ae_net = AENet()
+        init_parameters_(self.ae_net, torch.Generator().manual_seed(1))
+        self.ae_net.eval()
+        self.ae_info = AEInfo(dataset=self.name, version="test", data_checksum="x",
+                              test_accuracy=0.5, name="untrained-ae[test]",
+                              feature_dim=self.ae_net.feature_dim, recon_mse=0.1)
+        self.ae_reference = reference_features(self.eval_ref, feature_net=self.ae_net,
+                                               info=self.ae_info)
+        self.test_shares = torch.full((10,), 0.1, dtype=torch.float64)
         self.anchors = {K.FID_DATA_FLOOR: 1.0, K.FID_NOISE_CEILING: 100.0}
 
 

@@ -4,9 +4,11 @@ Started by :func:`benchmarks.metrics.features.train_feature_net`, never by hand:
 
     python -m benchmarks.metrics.featurenet_worker REQUEST.pt OUT.pt
 
-``REQUEST.pt`` holds ``dataset``, ``epochs``, ``seed``, ``progress`` and the four tensors
-``train_images``, ``train_labels``, ``test_images``, ``test_labels``; ``OUT.pt`` receives
-``state_dict``, ``test_accuracy`` and ``seconds``. The environment variables
+``REQUEST.pt`` holds ``kind`` (``"classifier"``, the default, or ``"autoencoder"``),
+``dataset``, ``epochs``, ``seed``, ``progress`` and the four tensors ``train_images``,
+``train_labels``, ``test_images``, ``test_labels``; ``OUT.pt`` receives ``state_dict``,
+``seconds`` and ``test_accuracy`` (classifier) or ``quality`` (autoencoder: ``recon_mse``,
+``probe_accuracy``). The environment variables
 of :data:`benchmarks.metrics.features.PORTABLE_ENV` must be set before this process starts (the
 kernels are chosen when torch and MKL load); the worker refuses to train when they are not.
 """
@@ -42,11 +44,22 @@ def main(argv: list[str]) -> int:
     request = load_weights(argv[0])
     train = SimpleNamespace(images=request["train_images"], labels=request["train_labels"])
     test = SimpleNamespace(images=request["test_images"], labels=request["test_labels"])
-    net, acc, seconds = features.train_here(request["dataset"], train, test,
-                                            epochs=request["epochs"], seed=request["seed"],
-                                            progress=request["progress"])
-    atomic_torch_save({"state_dict": net.state_dict(), "test_accuracy": acc, "seconds": seconds},
-                      argv[1])
+    options = {"epochs": request["epochs"], "seed": request["seed"],
+               "progress": request["progress"]}
+    kind = request.get("kind", "classifier")
+    if kind == "classifier":
+        net, acc, seconds = features.train_here(request["dataset"], train, test, **options)
+        out = {"test_accuracy": acc}
+    elif kind == "autoencoder":
+        from benchmarks.metrics import aefeatures
+
+        net, quality, seconds = aefeatures.train_here(request["dataset"], train, test, **options)
+        out = {"quality": quality}
+    else:
+        print(f"featurenet_worker: unknown kind {kind!r}; allowed: classifier, autoencoder",
+              file=sys.stderr)
+        return 2
+    atomic_torch_save({"state_dict": net.state_dict(), "seconds": seconds, **out}, argv[1])
     return 0
 
 

@@ -285,16 +285,33 @@ def train_feature_net(dataset: str, train: Any, test: Any, *, epochs: int = _EPO
     Raises:
         FeatureNetError: the training process failed (its error is above on stderr).
     """
+    blob = train_in_worker("classifier", dataset, train, test, epochs=epochs, seed=seed,
+                           progress=progress)
+    net = FeatureNet()
+    net.load_state_dict(blob["state_dict"])
+    net.eval()
+    return net, float(blob["test_accuracy"]), float(blob["seconds"])
+
+
+def train_in_worker(kind: str, dataset: str, train: Any, test: Any, *, epochs: int, seed: int,
+                    progress: bool) -> dict[str, Any]:
+    """Train a feature network of ``kind`` (``"classifier"``: this module's ``train_here``,
+    ``"autoencoder"``: :func:`benchmarks.metrics.aefeatures.train_here`) in a child process
+    under :data:`PORTABLE_ENV` (:mod:`benchmarks.metrics.featurenet_worker`); returns what it
+    wrote (``state_dict``, ``seconds`` and the kind's quality figures).
+
+    Raises:
+        FeatureNetError: the training process failed (its error is above on stderr).
+    """
     import subprocess
     import tempfile
 
     from benchmarks.workers import run_module
 
-    net = FeatureNet()
     with tempfile.TemporaryDirectory(prefix="sgb-featurenet-") as tmp:
         request, out = Path(tmp) / "request.pt", Path(tmp) / "out.pt"
-        atomic_torch_save({"dataset": dataset, "epochs": int(epochs), "seed": int(seed),
-                           "progress": bool(progress),
+        atomic_torch_save({"kind": kind, "dataset": dataset, "epochs": int(epochs),
+                           "seed": int(seed), "progress": bool(progress),
                            "train_images": train.images.float().contiguous(),
                            "train_labels": train.labels.contiguous(),
                            "test_images": test.images.float().contiguous(),
@@ -302,12 +319,9 @@ def train_feature_net(dataset: str, train: Any, test: Any, *, epochs: int = _EPO
         proc = run_module(sys.executable, "benchmarks.metrics.featurenet_worker", [request, out],
                           env=PORTABLE_ENV, stdout=subprocess.DEVNULL)
         if proc.returncode != 0 or not out.is_file():
-            raise FeatureNetError(f"feature-net training for {dataset!r} exited with code "
-                                  f"{proc.returncode} (its error is above on stderr)")
-        blob = load_weights(out)
-    net.load_state_dict(blob["state_dict"])
-    net.eval()
-    return net, float(blob["test_accuracy"]), float(blob["seconds"])
+            raise FeatureNetError(f"{kind} feature-network training for {dataset!r} exited with "
+                                  f"code {proc.returncode} (its error is above on stderr)")
+        return load_weights(out)
 
 
 def train_here(dataset: str, train: Any, test: Any, *, epochs: int = _EPOCHS,
@@ -515,6 +529,21 @@ def _cache_lock(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def _verified_blob(path: Path) -> dict[str, Any] | None:
+    """The cache file at ``path`` once it verifies against its SHA-256; ``None`` when there is
+    none. A file that fails its checksum or cannot be read is moved aside (named in the warning),
+    never used: one flipped bit would otherwise move every FID in the last digits."""
+    if not path.is_file():
+        return None
+    try:
+        return load_weights(path)
+    except IntegrityError as err:
+        moved = quarantine(path)
+        logger.warning("cached feature network unusable (%s); moved it to %s and retraining",
+                       err, moved)
+        return None
+
+
 def _load_cached(path: Path, checksum: str,
                  min_accuracy: float) -> tuple[FeatureNet, float] | None:
     """The cached network at ``path`` with its test accuracy, or ``None`` to retrain.
@@ -522,14 +551,8 @@ def _load_cached(path: Path, checksum: str,
     A file that fails its checksum or cannot be read is moved aside (named in the warning) and
     retrained, never used: one flipped bit would otherwise move every FID in the last digits.
     """
-    if not path.is_file():
-        return None
-    try:
-        blob = load_weights(path)
-    except IntegrityError as err:
-        moved = quarantine(path)
-        logger.warning("cached feature net unusable (%s); moved it to %s and retraining",
-                       err, moved)
+    blob = _verified_blob(path)
+    if blob is None:
         return None
     meta = blob["meta"]
     if meta.get("version") != FEATURE_NET_VERSION or meta.get("data_checksum") != checksum:
@@ -578,3 +601,43 @@ def class_coverage(predictions: Tensor, num_classes: int, *, min_fraction: float
                          f"{tuple(predictions.shape)}")
     counts = torch.bincount(predictions, minlength=num_classes)
     return int((counts.float() >= min_fraction * predictions.shape[0]).sum())
+
+
+def class_shares(predictions: Tensor, num_classes: int) -> Tensor:
+    """The share of ``predictions`` (int64 ``(N,)``, ``N >= 1``) in each class: float64
+    ``(num_classes,)`` summing to 1."""
+    if predictions.dim() != 1 or len(predictions) == 0:
+        raise ValueError(f"predictions must be a non-empty (N,) tensor, got "
+                         f"{tuple(predictions.shape)}")
+    counts = torch.bincount(predictions, minlength=num_classes).double()
+    return counts / counts.sum()
+
+
+def coverage(shares: Tensor, reference: Tensor, *, min_share: float = 0.05) -> dict[str, float]:
+    """Mode coverage of a class histogram, in three numbers that show a collapse.
+
+    Args:
+        shares: the samples' class shares (:func:`class_shares`), summing to 1.
+        reference: the test split's class shares (summing to 1, every class present).
+        min_share: the share a class needs to count as covered (0.05: half a fair share of ten).
+
+    Returns:
+        ``{"classes": classes with at least min_share, "top_share": the largest share,
+        "kl": KL(shares || reference) in nats}`` — 0 for a histogram equal to the reference,
+        ``log 10`` for all samples in one class against a uniform reference.
+    """
+    shares, reference = shares.double(), reference.double()
+    if shares.shape != reference.shape or shares.dim() != 1:
+        raise ValueError(f"shares and reference must be (K,) of one size, got "
+                         f"{tuple(shares.shape)} and {tuple(reference.shape)}")
+    for what, h in (("shares", shares), ("reference", reference)):
+        if bool((h < 0).any()) or abs(float(h.sum()) - 1.0) > 1e-6:
+            raise ValueError(f"{what} must be non-negative and sum to 1, got {h.tolist()}")
+    if bool((reference <= 0).any()):
+        raise ValueError("every class must be present in the reference")
+    if not 0.0 < min_share <= 1.0:
+        raise ValueError(f"min_share must lie in (0, 1], got {min_share}")
+    present = shares > 0
+    kl = float((shares[present] * (shares[present] / reference[present]).log()).sum())
+    return {"classes": float((shares >= min_share).sum()), "top_share": float(shares.max()),
+            "kl": kl}

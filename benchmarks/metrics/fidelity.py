@@ -73,15 +73,20 @@ def _check_positive_int(value: Any, what: str, minimum: int = 1) -> int:
 
 
 def _check_net(feature_net: Any, info: FeatureNetInfo | None = None) -> None:
-    if not isinstance(feature_net, FeatureNet):
-        raise TypeError(f"feature_net must be a FeatureNet, got {type(feature_net).__name__}")
+    """A feature network is a module with ``features(x)`` and ``feature_dim``: the classifier
+    (:class:`FeatureNet`) or the autoencoder (:class:`~benchmarks.metrics.aefeatures.AENet`)."""
+    if not (isinstance(feature_net, torch.nn.Module) and callable(getattr(feature_net,
+                                                                          "features", None))
+            and isinstance(getattr(feature_net, "feature_dim", None), int)):
+        raise TypeError(f"feature_net must be a FeatureNet or an AENet (a module with features() "
+                        f"and feature_dim), got {type(feature_net).__name__}")
     if info is not None and info.feature_dim != feature_net.feature_dim:
         raise ValueError(f"info.feature_dim {info.feature_dim} does not match the network's "
                          f"{feature_net.feature_dim} ({info.name})")
 
 
 @contextlib.contextmanager
-def _evaluating(net: FeatureNet) -> Iterator[FeatureNet]:
+def _evaluating(net: torch.nn.Module) -> Iterator[Any]:
     """``net`` in eval mode under ``torch.no_grad``; its mode is restored afterwards."""
     was_training = net.training
     net.eval()
@@ -97,16 +102,19 @@ class Extracted:
     """One pass of the feature network over a set of images.
 
     Attributes:
-        features: float32 ``(N, D)`` penultimate features (the space of FID/KID/PR).
-        logits: float32 ``(N, num_classes)`` class logits of the same pass.
+        features: float32 ``(N, D)`` features (the space of FID/KID/PR).
+        logits: float32 ``(N, num_classes)`` class logits of the same pass (a classifier's;
+            ``None`` for a network without a ``head``).
     """
 
     features: Tensor
-    logits: Tensor
+    logits: Tensor | None
 
     @property
     def predictions(self) -> Tensor:
         """Predicted classes, int64 ``(N,)``."""
+        if self.logits is None:
+            raise ValueError("this feature network has no class head: no predictions")
         return self.logits.argmax(1)
 
 
@@ -122,13 +130,15 @@ def extract(images: Tensor, feature_net: FeatureNet, *, batch_size: int = 500) -
     _check_net(feature_net)
     _check_positive_int(batch_size, "batch_size")
     q = _quantise(images)
+    head = getattr(feature_net, "head", None)
     feats, logits = [], []
     with _evaluating(feature_net) as net:
         for chunk in q.split(min(batch_size, len(q))):
             f = net.features(chunk.float() / 255.0)
             feats.append(f)
-            logits.append(net.head(f))
-    return Extracted(torch.cat(feats), torch.cat(logits))
+            if head is not None:
+                logits.append(head(f))
+    return Extracted(torch.cat(feats), torch.cat(logits) if logits else None)
 
 
 def _knn_radii(features: Tensor, k: int) -> Tensor:

@@ -19,8 +19,9 @@ def test_keys_and_order_are_stable():
 
 def test_table_columns_are_the_declared_ones_in_their_order():
     assert [m.key for m in K.table_columns()] == [
-        K.FID, K.KID, K.PRECISION, K.RECALL, K.RECON_MSE, K.SPIKES, K.SYNAPTIC_OPS, K.MACS,
-        K.ENERGY_NJ, K.ENERGY_RATIO, K.TIMESTEPS, K.TRAIN_SECONDS, K.CLASSES_COVERED]
+        K.FID, K.FID_AE, K.KID, K.PRECISION, K.RECALL, K.RECON_MSE, K.SPIKES, K.SYNAPTIC_OPS,
+        K.MACS, K.ENERGY_NJ, K.ENERGY_RATIO, K.TIMESTEPS, K.TRAIN_SECONDS, K.CLASSES_AT_5PCT,
+        K.TOP_CLASS_SHARE]
     counts = [m.key for m in K.table_columns() if not m.bold_best]
     assert counts == [K.SPIKES, K.SYNAPTIC_OPS, K.MACS]  # operation kinds are not ranked
     assert not K.spec(K.TIMESTEPS).show_std
@@ -56,7 +57,7 @@ def test_contradictory_declarations_are_refused(monkeypatch):
     with pytest.raises(ValueError, match="'kid_std' has a check floor but no better direction"):
         K._validate()
     bad[K.KID_STD] = dataclasses.replace(kid_std, column=0)
-    with pytest.raises(ValueError, match="numbered 0..13 once each"):
+    with pytest.raises(ValueError, match="numbered 0..15 once each"):
         K._validate()
     bad[K.KID_STD] = dataclasses.replace(kid_std, families=frozenset({"vea"}))
     with pytest.raises(ValueError, match=r"unknown families \['vea'\]"):

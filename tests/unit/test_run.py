@@ -307,3 +307,22 @@ def test_resume_measures_again_a_record_made_with_another_feature_network(suite,
                                   "ann-gan__mnist__seed0": True}
     assert recorded("b" * 64)["ann-vae__mnist__seed0"] is False  # another extractor: run again
     assert recorded(None)["ann-vae__mnist__seed0"] is True  # nothing cached to compare with
+
+
+def test_jobs_take_the_data_sets_in_turn(tmp_path):
+    from benchmarks.driver import interleave
+    from benchmarks.executors import Job
+    from benchmarks.plan import plan
+
+    path = tmp_path / "two.toml"
+    path.write_text(tiny_suite("two", TINY_ANN_VAE, seeds=(0, 1)).replace(
+        'datasets = ["mnist"]', 'datasets = ["mnist", "fashion-mnist"]'))
+    two = load_suite(path)
+    jobs = [Job(i, p) for i, p in enumerate(plan(two, select_cells(two), tmp_path / "r"))]
+    assert [j.cell_id for j in jobs] == [
+        "ann-vae__mnist__seed0", "ann-vae__mnist__seed1",
+        "ann-vae__fashion-mnist__seed0", "ann-vae__fashion-mnist__seed1"]
+    assert [j.cell_id for j in interleave(jobs)] == [
+        "ann-vae__mnist__seed0", "ann-vae__fashion-mnist__seed0",
+        "ann-vae__mnist__seed1", "ann-vae__fashion-mnist__seed1"]
+    assert interleave(jobs[:2]) == jobs[:2] and interleave([]) == []
