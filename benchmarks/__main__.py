@@ -70,8 +70,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         executor = Sequential()
     _check_writable(Path(args.results_dir) / suite.name / "records")
     _fetch_data(cells, args.data_dir)
+    if args.reevaluate and args.force:
+        raise ValueError("--reevaluate measures recorded cells again from their saved models; "
+                         "--force trains them again: give one of the two")
     records = run_suite(suite, cells, executor, results_dir=args.results_dir, force=args.force,
-                        max_retries=args.max_retries)
+                        max_retries=args.max_retries, reevaluate=args.reevaluate)
     summary = {r["cell_id"]: r["status"] for r in records}
     failed = [k for k, v in summary.items() if v == "failed"]
     if args.json:
@@ -366,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default 1: one after another in this process); keep jobs x threads "
                         "<= cores")
     p.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
+    p.add_argument("--reevaluate", action="store_true",
+                   help="train nothing: measure every recorded ok cell again from its saved model "
+                        "(for metrics added since); its recorded numbers must come back exactly")
     p.add_argument("--max-retries", type=int, default=1,
                    help="with --jobs > 1 or --executor ray: times a cell whose worker process "
                         "died is run again (default 1)")

@@ -71,7 +71,7 @@ def _extractors(cells: Sequence[Cell]) -> dict[str, str | None]:
 
 def run_suite(suite: Suite, cells: Sequence[Cell], executor: Executor | None = None, *,
               results_dir: Path = rec.DEFAULT_RUNS, force: bool = False,
-              max_retries: int = 1) -> list[rec.Record]:
+              max_retries: int = 1, reevaluate: bool = False) -> list[rec.Record]:
     """Run ``cells`` of ``suite`` on ``executor``; returns their records in the order of ``cells``.
 
     Records land in ``<results_dir>/<suite>/records``, one per cell, whichever executor ran it.
@@ -81,6 +81,10 @@ def run_suite(suite: Suite, cells: Sequence[Cell], executor: Executor | None = N
             :class:`~benchmarks.executors.sequential.Sequential` (one after another, here).
         force: re-run cells even when their record exists with the same config hash.
         max_retries: how many times a cell whose worker died is run again (>= 0).
+        reevaluate: train nothing; measure every ok recorded cell again from its saved model
+            (for metrics added since it was recorded). Its recorded numbers must come back
+            exactly (:func:`benchmarks.execute.reproduced`), or its record is kept as it was and
+            the cell counts as failed; cells without a record or a saved model are left alone.
 
     Raises:
         ValueError: ``max_retries`` is not an int >= 0; a bad entry config (before anything
@@ -94,12 +98,16 @@ def run_suite(suite: Suite, cells: Sequence[Cell], executor: Executor | None = N
         executor = Sequential()
     validate_entries(suite)
     started = time.perf_counter()
-    planned = plan(suite, cells, results_dir, force, extractors=_extractors(cells))
+    planned = plan(suite, cells, results_dir, force and not reevaluate,
+                   extractors=None if reevaluate else _extractors(cells))
     records: list[rec.Record | None] = [p.recorded for p in planned]
-    for p in planned:
-        if p.recorded is not None:
-            log.info("skip %s: recorded with the same config", p.cell.cell_id)
-    todo = [Job(i, p) for i, p in enumerate(planned) if p.recorded is None]
+    if reevaluate:
+        todo = [Job(i, p) for i, p in enumerate(planned) if _reevaluable(p, suite, results_dir)]
+    else:
+        for p in planned:
+            if p.recorded is not None:
+                log.info("skip %s: recorded with the same config", p.cell.cell_id)
+        todo = [Job(i, p) for i, p in enumerate(planned) if p.recorded is None]
     counts: Counter[str] = Counter()
     if todo:
         _drive(suite, executor, todo, records, counts, Path(results_dir), max_retries)
@@ -156,6 +164,21 @@ def run_summary(headline: str, records: Sequence[rec.Record]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _reevaluable(p: Any, suite: Suite, results_dir: Path) -> bool:
+    """Whether planned cell ``p`` can be re-evaluated: an ok record and its saved model."""
+    if p.recorded is None or p.recorded["status"] != "ok":
+        log.info("re-evaluation skips %s: %s", p.cell.cell_id,
+                 "no ok record with the current config" if p.recorded is None
+                 else f"its record is {p.recorded['status']}")
+        return False
+    if not rec.model_path(results_dir, suite.name, p.cell.cell_id).is_file():
+        log.warning("re-evaluation skips %s: its saved model %s is missing (train it again with "
+                    "run --force)", p.cell.cell_id,
+                    rec.model_path(results_dir, suite.name, p.cell.cell_id))
+        return False
+    return True
+
+
 def interleave(todo: Sequence[Job]) -> list[Job]:
     """``todo`` with the data sets taken in turn (the suite's order within each data set).
 
@@ -180,6 +203,14 @@ def _drive(suite: Suite, executor: Executor, todo: list[Job], records: list[rec.
     queue = list(reversed(interleave(todo)))  # pop() from the end takes them in that order
 
     def finish(job: Job, record: rec.Record, files: dict[str, bytes]) -> None:
+        kept = job.planned.recorded
+        if kept is not None and record["status"] != "ok":  # a re-evaluation that failed
+            log.error("%s: re-evaluation failed, its record is kept: %s", job.cell_id,
+                      (record.get("error") or {}).get("message"))
+            records[job.index] = kept
+            counts["failed"] += 1
+            bar.update(1)
+            return
         write_files(results_dir, files)  # first: a record never points at a missing figure
         if executor.jobs is not None:
             record["env"]["jobs"] = executor.jobs  # cells beside it (its timings depend on it)

@@ -142,7 +142,8 @@ def _tqdm_progress(desc: str, enabled: bool) -> tuple[Any, Any]:
 
 def produce(adapter: str, config: dict[str, Any], *, train: Tensor, recon_ref: Tensor | None,
             n_eval: int, seed: int, model_path: Path, desc: str = "fit",
-            twins: Sequence[dict[str, Any]] = (), progress: bool = True) -> CellOutputs:
+            twins: Sequence[dict[str, Any]] = (), progress: bool = True,
+            trained: dict[str, Any] | None = None) -> CellOutputs:
     """Train one adapter, save it, sample ``n_eval`` images and reconstruct ``recon_ref``.
 
     Imports nothing of ``benchmarks.metrics`` (so it also runs in an isolated backend's
@@ -154,22 +155,33 @@ def produce(adapter: str, config: dict[str, Any], *, train: Tensor, recon_ref: T
             adapter starts from it instead of training it again. Its recorded training time is
             added to this cell's, so the reported cost does not depend on the reuse.
         progress: show the training progress bar (off where several cells share a terminal).
+        trained: re-evaluation of a recorded cell: its record's ``fit`` and ``timing``. The model
+            is loaded from ``model_path`` (verified against its SHA-256) instead of trained, and
+            the recorded training report and time are handed on; sampling and reconstruction run
+            as after training, with the same seeds, so they give the same images.
 
     Raises:
         ValueError: the adapter's samples are not (n_eval, 1, 28, 28) float32 in [0, 1].
     """
     model = adapters.create(adapter, config)
-    twin = _matching_twin(model, twins)
-    if twin is not None:
-        model.start_from(Path(twin["model_path"]), twin["fit"], twin["cell_id"])
-    bar, on_step = _tqdm_progress(desc, progress)
-    t0 = time.perf_counter()
-    try:
-        report = model.fit(train, seed=seed, progress=on_step)
-    finally:
-        bar.close()
-    train_seconds = time.perf_counter() - t0 + float(report.extra.get("twin_train_seconds", 0.0))
-    model.save(model_path)
+    if trained is not None:
+        model.load(model_path)
+        fit_report = dict(trained["fit"])
+        train_seconds = float(trained["timing"]["train_seconds"])
+    else:
+        twin = _matching_twin(model, twins)
+        if twin is not None:
+            model.start_from(Path(twin["model_path"]), twin["fit"], twin["cell_id"])
+        bar, on_step = _tqdm_progress(desc, progress)
+        t0 = time.perf_counter()
+        try:
+            report = model.fit(train, seed=seed, progress=on_step)
+        finally:
+            bar.close()
+        train_seconds = (time.perf_counter() - t0
+                         + float(report.extra.get("twin_train_seconds", 0.0)))
+        model.save(model_path)
+        fit_report = report.to_dict()
     filters = model.learned_filters()  # None unless a local learning rule learned some
     t1 = time.perf_counter()
     samples = model.sample(n_eval, seed=seed)
@@ -181,7 +193,7 @@ def produce(adapter: str, config: dict[str, Any], *, train: Tensor, recon_ref: T
     if float(samples.min()) < 0 or float(samples.max()) > 1:
         raise ValueError(f"{adapter}.sample returned values outside [0, 1]")
     extra = {f"sample_{k}": v for k, v in model.extra_outputs().items()}
-    out = CellOutputs(fit=report.to_dict(), train_seconds=train_seconds,
+    out = CellOutputs(fit=fit_report, train_seconds=train_seconds,
                       sample_seconds=sample_seconds, peak_mb=None, samples=samples,
                       counts=counts.to_dict(), extra=extra, filters=filters)
     if "reconstruct" in model.capabilities and recon_ref is not None and len(recon_ref):
@@ -379,6 +391,31 @@ def measure(suite: Suite, p: Planned, ctx: Any, out: CellOutputs, results_dir: P
                                         "test_shares": [float(v) for v in ctx.test_shares]})
 
 
+#: The metrics a re-evaluation must reproduce exactly: every one but those measuring the machine.
+K_PEAK_MEMORY = "peak_memory_mb"
+_MACHINE_METRICS = frozenset({"train_seconds", "samples_per_second", K_PEAK_MEMORY})
+
+
+class NotReproduced(RuntimeError):
+    """A re-evaluated cell did not give its recorded numbers back (its record is kept)."""
+
+
+def reproduced(old: rec.Record, new: rec.Record) -> None:
+    """Check that re-evaluating a recorded cell from its saved model gave every number the record
+    already held (the new metrics are the only news).
+
+    Raises:
+        NotReproduced: naming each metric that changed, with both values.
+    """
+    changed = [f"{key}: recorded {value!r}, now {new['metrics'].get(key)!r}"
+               for key, value in (old.get("metrics") or {}).items()
+               if key not in _MACHINE_METRICS and value is not None
+               and new["metrics"].get(key) != value]
+    if changed:
+        raise NotReproduced(f"{old['cell_id']}: re-evaluating the saved model did not reproduce "
+                            f"the record ({'; '.join(changed)}); the record is kept")
+
+
 def make_record(suite: Suite, p: Planned, *, status: rec.Status, error: rec.ErrorInfo | None,
                 metrics: dict[str, float | None] | None = None,
                 metric_config: dict[str, Any] | None = None,
@@ -484,18 +521,28 @@ class CellRunner:
         if cell.dataset not in self.contexts:
             self.contexts[cell.dataset] = self.context_factory(cell.dataset, self.suite)
         ctx = self.contexts[cell.dataset]
-        twins = trained_twins(self.suite, cell, self.twins_from)
+        old = p.recorded  # set only for a re-evaluation (the driver submits nothing else)
+        trained = None if old is None else {"fit": old["fit"], "timing": old["timing"]}
+        twins = trained_twins(self.suite, cell, self.twins_from) if old is None else []
         started = _now()
         if python is not None:
-            out = self._produce_isolated(python, cell, twins)
+            out = self._produce_isolated(python, cell, twins, trained)
         else:
-            out = self._produce_here(cell, ctx, twins)
-        return measure(self.suite, p, ctx, out, self.results_dir, started)
+            out = self._produce_here(cell, ctx, twins, trained)
+        if old is not None:
+            out.peak_mb = (old.get("metrics") or {}).get(K_PEAK_MEMORY)  # of the training
+        record = measure(self.suite, p, ctx, out, self.results_dir, started)
+        if old is not None:
+            reproduced(old, record)
+            record["timing"]["reevaluated"] = record["timing"]["finished"]
+            record["timing"]["started"] = old["timing"].get("started")
+        return record
 
     def _model_path(self, cell: Cell) -> Path:
         return rec.model_path(self.results_dir, self.suite.name, cell.cell_id)
 
-    def _produce_here(self, cell: Cell, ctx: Any, twins: Sequence[dict[str, Any]]) -> CellOutputs:
+    def _produce_here(self, cell: Cell, ctx: Any, twins: Sequence[dict[str, Any]],
+                      trained: dict[str, Any] | None = None) -> CellOutputs:
         from benchmarks.metrics.cost import PeakMemory
 
         suite = self.suite
@@ -503,12 +550,13 @@ class CellRunner:
             out = produce(cell.entry.adapter, cell.entry.config, train=ctx.train,
                           recon_ref=ctx.recon_ref if suite.n_recon else None, n_eval=suite.n_eval,
                           seed=cell.seed, model_path=self._model_path(cell),
-                          desc=f"fit {cell.cell_id}", twins=twins, progress=self.progress)
+                          desc=f"fit {cell.cell_id}", twins=twins, progress=self.progress,
+                          trained=trained)
         out.peak_mb = mem.peak_mb
         return out
 
-    def _produce_isolated(self, python: Path, cell: Cell,
-                          twins: Sequence[dict[str, Any]]) -> CellOutputs:
+    def _produce_isolated(self, python: Path, cell: Cell, twins: Sequence[dict[str, Any]],
+                          trained: dict[str, Any] | None = None) -> CellOutputs:
         """Run :func:`produce` for ``cell`` under ``python`` (:mod:`benchmarks.cell_worker`)
         and read its outputs back."""
         import subprocess
@@ -526,6 +574,7 @@ class CellRunner:
                 "n_train": suite.n_train, "n_eval": suite.n_eval, "n_recon": suite.n_recon,
                 "threads": suite.threads, "progress": self.progress,
                 "model_path": str(self._model_path(cell).resolve()), "twins": list(twins),
+                "trained": trained,
             }))
             proc = run_module(python, "benchmarks.cell_worker", [request, out_file],
                               stdout=subprocess.PIPE, text=True)

@@ -3,6 +3,8 @@
 * :func:`fid_vs_energy` — FID against energy per sample, per data set, Pareto front marked.
 * :func:`fid_vs_timesteps` — FID and spikes per sample against the number of time steps ``T``.
 * :func:`firing_rates` — per-layer firing rates of the spiking cells.
+* :func:`class_histograms` — per data set, each method's shares of samples per predicted class
+  beside the test split's.
 * :func:`sample_pages` — one page per data set with every method's sample grid, same seed.
 * :func:`sample_grid` — a grid of generated images (benchmarks.execute draws one for every cell).
 * :func:`filter_grid` — an STDP adapter's layer-1 filters (benchmarks.execute draws one per STDP cell).
@@ -441,6 +443,156 @@ def firing_rates(records: Sequence[Mapping[str, Any]]) -> Figure | None:
 
 
 # --------------------------------------------------------------------------------------------
+# Class histograms: which classes the classifier sees in each method's samples
+
+#: The record's key of a cell's class histogram (optional: ok cells measured with it).
+CLASS_HISTOGRAM = "class_histogram"
+_SHARE_SUM_TOLERANCE = 1e-3
+_HIST_COLS = 4  # panels per row
+_HIST_PANEL_IN = (2.6, 1.9)  # width, height of one panel (inches)
+_HIST_MIN_WIDTH_IN = 6.5  # room for the title and the key below the panels
+_TEST_COLOUR = "#E69F00"  # Okabe-Ito orange: no backend's colour, visible on each of them
+#: The share a class needs to count in the "Classes ≥5 %" column (``min_share`` of
+#: ``benchmarks.metrics.features.coverage``, not imported: it would import torch).
+_COVERED_SHARE = 0.05
+
+
+def _shares(record: Mapping[str, Any], field: str) -> list[float]:
+    """``record["class_histogram"][field]`` as floats, checked to be shares of a whole.
+
+    Raises:
+        ValueError: not a non-empty list of finite numbers >= 0 summing to 1 (names the cell).
+    """
+    values = record[CLASS_HISTOGRAM].get(field)
+    where = f"{record.get('cell_id')}: {CLASS_HISTOGRAM}.{field}"
+    if (not isinstance(values, list) or not values
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)):
+        raise ValueError(f"{where} must be a non-empty list of numbers, got {values!r}")
+    shares = [float(v) for v in values]
+    if not all(math.isfinite(v) and v >= 0 for v in shares):
+        raise ValueError(f"{where} must hold finite shares >= 0, got {shares}")
+    total = math.fsum(shares)
+    if abs(total - 1.0) > _SHARE_SUM_TOLERANCE:
+        raise ValueError(f"{where} must sum to 1 (within {_SHARE_SUM_TOLERANCE:g}), "
+                         f"got {total:.6g}")
+    return shares
+
+
+def class_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """A row per (ok cell with a class histogram, class): ``dataset, label, backend, seed,
+    classifier, cls, share, test_share``.
+
+    Rows come in record order and, within a record, in class order; records without
+    ``class_histogram`` (older records, failed or skipped cells) have none.
+
+    Raises:
+        ValueError: a histogram whose ``shares`` or ``test_shares`` are not shares of a whole,
+            whose two lists differ in length, or whose ``classifier`` is not a non-empty string
+            (the message names the cell).
+    """
+    columns = ["dataset", "label", "backend", "seed", "classifier", "cls", "share", "test_share"]
+    rows = []
+    for r in records:
+        hist = r.get(CLASS_HISTOGRAM)
+        if r.get("status") != "ok" or hist is None:
+            continue
+        if not isinstance(hist, Mapping):
+            raise ValueError(f"{r.get('cell_id')}: {CLASS_HISTOGRAM} must be an object with "
+                             f"classifier, shares and test_shares, got {hist!r}")
+        classifier = hist.get("classifier")
+        if not isinstance(classifier, str) or not classifier:
+            raise ValueError(f"{r.get('cell_id')}: {CLASS_HISTOGRAM}.classifier must be the "
+                             f"feature net's name, got {classifier!r}")
+        shares, test = _shares(r, "shares"), _shares(r, "test_shares")
+        if len(shares) != len(test):
+            raise ValueError(f"{r.get('cell_id')}: {CLASS_HISTOGRAM} has {len(shares)} shares "
+                             f"but {len(test)} test_shares; both must have one per class")
+        rows += [{"dataset": r["dataset"]["name"], "label": r["adapter"]["label"],
+                  "backend": r["adapter"]["backend"], "seed": r["seed"],
+                  "classifier": classifier, "cls": c, "share": share, "test_share": t}
+                 for c, (share, t) in enumerate(zip(shares, test, strict=True))]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def class_histograms(records: Sequence[Mapping[str, Any]]) -> dict[str, Figure]:
+    """Per data set, a grid of small bar charts: each method's share of samples per class.
+
+    One panel per table row (tables' order) with an ok cell that recorded a class histogram:
+    bars are the mean share over its seeds (error bars one sample std where there are two or
+    more), orange diamonds the test split's true class shares (mean over the data set's cells),
+    a dotted line the 5 % threshold of the "Classes ≥5 %" column (half a fair share of ten
+    classes). The page title names the classifier that predicted the classes.
+
+    Returns:
+        ``{dataset: figure}`` in table order, for the data sets with any class histogram (none
+        for records made before the coverage metrics); :func:`write_figures` saves each as
+        ``class_histograms_<dataset>``.
+
+    Raises:
+        ValueError: as :func:`class_frame`, or the cells of a data set disagree on the number
+            of classes.
+    """
+    classes = class_frame(records)
+    if classes.empty:
+        log.info("class_histograms: no record has a %s; no figure", CLASS_HISTOGRAM)
+        return {}
+    order = _ok_rows(records)[["dataset", "label"]]
+    pages: dict[str, Figure] = {}
+    for ds in dict.fromkeys(order["dataset"]):
+        of_ds = classes[classes["dataset"] == ds]
+        labels = [lab for lab in order[order["dataset"] == ds]["label"]
+                  if (of_ds["label"] == lab).any()]
+        if not labels:
+            continue
+        counts = of_ds.groupby(["label", "seed"])["cls"].size()
+        if counts.nunique() > 1:
+            raise ValueError(f"class_histograms {ds}: cells record different numbers of classes "
+                             f"{sorted(set(counts.tolist()))}; one classifier's classes expected")
+        n_classes = int(counts.iloc[0])
+        classifiers = sorted(set(of_ds["classifier"]))
+        if len(classifiers) > 1:
+            log.warning("class_histograms %s: records mix classifiers %s; the title lists them",
+                        ds, classifiers)
+        test = of_ds.groupby("cls")["test_share"].agg(F.mean).to_numpy(dtype=float)
+        stats = of_ds.groupby(["label", "cls"], sort=False)["share"].agg([F.mean, F.std])
+        ncols = min(_HIST_COLS, len(labels))
+        nrows = math.ceil(len(labels) / ncols)
+        fig = _figure(figsize=(max(_HIST_MIN_WIDTH_IN, _HIST_PANEL_IN[0] * ncols),
+                               _HIST_PANEL_IN[1] * nrows + 1.1), layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
+        for ax in axes.flat[len(labels):]:
+            ax.set_axis_off()
+        top = max(float((stats["mean"] + stats["std"].fillna(0.0)).max()), float(test.max()))
+        xs = np.arange(n_classes)
+        for ax, label in zip(axes.flat, labels, strict=False):
+            st = stats.loc[label]
+            means, stds = st["mean"].to_numpy(dtype=float), st["std"].to_numpy(dtype=float)
+            backend = of_ds.loc[of_ds["label"] == label, "backend"].iloc[0]
+            n_seeds = of_ds.loc[of_ds["label"] == label, "seed"].nunique()
+            ax.bar(xs, means, width=0.75, color=_style(backend)[1], alpha=0.8)
+            spread = np.nan_to_num(stds, nan=0.0) > 0  # no caps where the seeds agree
+            if spread.any():
+                ax.errorbar(xs[spread], means[spread], yerr=stds[spread], fmt="none",
+                            ecolor="0.25", elinewidth=0.6, capsize=1.5)
+            ax.plot(xs, test, linestyle="none", marker="D", markersize=4, color=_TEST_COLOUR,
+                    markeredgecolor="black", markeredgewidth=0.6, label="test split")
+            ax.axhline(_COVERED_SHARE, color="0.5", linestyle=":", linewidth=0.8)
+            ax.set_title(f"{label} ({n_seeds} seed{'s' if n_seeds > 1 else ''})", fontsize=8)
+            ax.set_xticks(xs)
+            ax.tick_params(labelsize=7)
+            ax.set_ylim(0, min(1.0, top * 1.1) or 1.0)
+            ax.grid(True, axis="y", linewidth=0.4, alpha=0.5)
+        fig.suptitle(f"{ds}: share of generated samples per class\n"
+                     f"classes predicted by {' / '.join(classifiers)}", fontsize=10)
+        fig.supxlabel("Predicted class\nbars: mean over seeds (± std) · diamonds: the test "
+                      f"split's true shares · dotted: {100 * _COVERED_SHARE:g} % of the samples",
+                      fontsize=8, color="0.3")
+        fig.supylabel("Share of samples", fontsize=8)
+        pages[str(ds)] = fig
+    return pages
+
+
+# --------------------------------------------------------------------------------------------
 # Sample pages: every method's grid side by side, one page per data set
 
 _PAGE_COLS = 4  # panels per row; a 10x10 grid stays legible at ~3 inches
@@ -698,9 +850,10 @@ def filter_grid(filters: Any, path: str | Path, *, title: str, ncols: int = 8) -
 def write_figures(records: Sequence[Mapping[str, Any]], figures_dir: str | Path) -> list[Path]:
     """Every records-only figure that has data, into ``figures_dir``.
 
-    Writes ``fid_vs_energy``, ``fid_vs_timesteps``, ``firing_rates`` and
-    ``samples_<dataset>`` (each ``.png`` and ``.pdf``) where the records hold what they need; the
-    sample pages gather the cells' grids from ``figures_dir/samples``.
+    Writes ``fid_vs_energy``, ``fid_vs_timesteps``, ``firing_rates``,
+    ``class_histograms_<dataset>`` and ``samples_<dataset>`` (each ``.png`` and ``.pdf``) where
+    the records hold what they need (the class histograms need records with a
+    ``class_histogram``); the sample pages gather the cells' grids from ``figures_dir/samples``.
 
     Returns:
         The files written.
@@ -713,6 +866,7 @@ def write_figures(records: Sequence[Mapping[str, Any]], figures_dir: str | Path)
         "fid_vs_energy": fid_vs_energy(records),
         "fid_vs_timesteps": fid_vs_timesteps(records),
         "firing_rates": firing_rates(records),
+        **{f"class_histograms_{ds}": fig for ds, fig in class_histograms(records).items()},
         **{f"samples_{ds}": page for ds, page in sample_pages(records, out).items()},
     }
     written: list[Path] = []

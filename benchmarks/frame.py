@@ -8,6 +8,9 @@
 * :func:`summarize` groups the ok cells by ``(dataset, label)`` and reduces each metric over its
   seeds to ``<key>_mean``, ``<key>_std`` (sample std, ``ddof=1``) and ``<key>_n``, one row per
   group; groups whose every cell failed or was skipped are rows too, with ``n = 0``.
+* :func:`rank_agreement` compares two rankings of the same rows (e.g. the rows' FIDs in two
+  feature spaces): Spearman's rho, Kendall's tau-b and the rows that move by more than a few
+  places (:func:`moved_rows`).
 
 Nothing here trains, samples or imports an adapter. Rows come in the tables' order: data set
 (:data:`DATASET_ORDER` first), backend (:data:`BACKEND_ORDER`), label in natural order (``T4``
@@ -19,7 +22,8 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -264,3 +268,133 @@ def failures(frame: pd.DataFrame, dataset: str, label: str) -> pd.DataFrame:
     picked = frame[(frame["dataset"] == dataset) & (frame["label"] == label)
                    & (frame["status"] != "ok")]
     return picked[["seed", "status", "reason"]]
+
+
+# --------------------------------------------------------------------------------------------
+# Rank agreement of two scores of the same rows
+
+
+@dataclass(frozen=True)
+class RankAgreement:
+    """How alike two rankings of the same rows are (see :func:`rank_agreement`).
+
+    Attributes:
+        n: rows with a value on both sides; the others take no part.
+        spearman: Spearman's rho, Pearson's correlation of the average ranks (``NaN`` where one
+            side is all tied).
+        kendall: Kendall's tau-b (``NaN`` where one side is all tied).
+        moved: ``(row, rank in x, rank in y)`` of the rows whose ranks differ by more than
+            ``places``, in the order of ``x``'s ranks (rank 1 is the smallest value).
+        places: the largest rank difference that is not a move.
+    """
+
+    n: int
+    spearman: float
+    kendall: float
+    moved: tuple[tuple[Hashable, float, float], ...]
+    places: int
+
+
+def _paired(x: pd.Series, y: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """``x`` and ``y`` on the rows where both have a finite value, in ``x``'s order.
+
+    Raises:
+        TypeError: a side is not a numeric ``pandas.Series``.
+        ValueError: a side names a row twice.
+    """
+    for name, side in (("x", x), ("y", y)):
+        if not isinstance(side, pd.Series) or not pd.api.types.is_numeric_dtype(side.dtype):
+            kind = side.dtype if isinstance(side, pd.Series) else type(side).__name__
+            raise TypeError(f"{name} must be a numeric pandas Series indexed by row, got {kind}")
+        twice = side.index[side.index.duplicated()].unique().tolist()
+        if twice:
+            raise ValueError(f"{name} names rows {twice} more than once; each row must be "
+                             f"named once")
+    a = x.astype(float)
+    b = y.astype(float).reindex(a.index)
+    both = np.isfinite(a.to_numpy()) & np.isfinite(b.to_numpy())
+    return a[both], b[both]
+
+
+def ranks(values: pd.Series) -> pd.Series:
+    """Ranks of ``values``, 1 for the smallest; tied values share their average rank."""
+    return values.rank(method="average", ascending=True)
+
+
+def spearman(x: pd.Series, y: pd.Series) -> float:
+    """Spearman's rho of two scores of the same rows (rows named by the index).
+
+    Pearson's correlation of the average ranks (:func:`ranks`) over the rows where both are
+    finite, which handles ties as ``scipy.stats.spearmanr`` does. ``NaN`` below two such rows
+    or where one side is all tied.
+    """
+    a, b = _paired(x, y)
+    ra, rb = ranks(a).to_numpy() - (len(a) + 1) / 2, ranks(b).to_numpy() - (len(b) + 1) / 2
+    denominator = math.sqrt(math.fsum(ra * ra) * math.fsum(rb * rb))
+    return math.fsum(ra * rb) / denominator if denominator > 0 else math.nan
+
+
+def kendall(x: pd.Series, y: pd.Series) -> float:
+    """Kendall's tau-b of two scores of the same rows (rows named by the index).
+
+    ``(C - D) / sqrt((P - Tx) (P - Ty))`` over the ``P`` pairs of rows where both are finite:
+    ``C`` pairs ordered alike on both sides, ``D`` ordered oppositely, ``Tx`` and ``Ty`` pairs
+    tied in ``x`` and in ``y`` (a pair tied in both counts in both). ``NaN`` below two such rows
+    or where one side is all tied.
+    """
+    a, b = _paired(x, y)
+    upper = np.triu_indices(len(a), 1)
+    sa = np.sign(np.subtract.outer(a.to_numpy(), a.to_numpy()))[upper]
+    sb = np.sign(np.subtract.outer(b.to_numpy(), b.to_numpy()))[upper]
+    pairs = len(sa)
+    denominator = math.sqrt(float(pairs - np.count_nonzero(sa == 0))
+                            * float(pairs - np.count_nonzero(sb == 0)))
+    return float(np.sum(sa * sb)) / denominator if denominator > 0 else math.nan
+
+
+def moved_rows(x: pd.Series, y: pd.Series,
+               places: int = 2) -> tuple[tuple[Hashable, float, float], ...]:
+    """Rows whose rank in ``x`` and in ``y`` differ by more than ``places``.
+
+    Ranks (:func:`ranks`, 1 for the smallest value) are taken over the rows where both are
+    finite, the rows the correlations compare.
+
+    Returns:
+        ``(row, rank in x, rank in y)`` per moved row, in the order of the ranks in ``x``.
+
+    Raises:
+        ValueError: ``places`` is not an integer >= 0.
+    """
+    if not isinstance(places, int) or isinstance(places, bool) or places < 0:
+        raise ValueError(f"places must be an integer >= 0, got {places!r}")
+    a, b = _paired(x, y)
+    ra, rb = ranks(a), ranks(b)
+    order = sorted(range(len(ra)), key=lambda i: (ra.iloc[i], i))
+    return tuple((ra.index[i], float(ra.iloc[i]), float(rb.iloc[i])) for i in order
+                 if abs(ra.iloc[i] - rb.iloc[i]) > places)
+
+
+def rank_agreement(x: pd.Series, y: pd.Series, *, places: int = 2,
+                   min_rows: int = 3) -> RankAgreement | None:
+    """Spearman's rho, Kendall's tau-b and the moved rows of two scores of the same rows.
+
+    Args:
+        x, y: a score per row, indexed by the row's name (e.g. the rows' mean FID in two feature
+            spaces). Rows missing from a side, or ``NaN`` / infinite there, take no part.
+        places: a row whose two ranks differ by more than this is moved (:func:`moved_rows`).
+        min_rows: fewer rows with both values give ``None``: a correlation of two rows says
+            nothing.
+
+    Raises:
+        TypeError: a side is not a numeric ``pandas.Series``.
+        ValueError: a side names a row twice, ``places`` is not an integer >= 0, or
+            ``min_rows`` is not an integer >= 2.
+    """
+    if not isinstance(min_rows, int) or isinstance(min_rows, bool) or min_rows < 2:
+        raise ValueError(f"min_rows must be an integer >= 2, got {min_rows!r}")
+    moved = moved_rows(x, y, places)
+    n = len(_paired(x, y)[0])
+    if n < min_rows:
+        return None
+    return RankAgreement(n=n, spearman=spearman(x, y), kendall=kendall(x, y), moved=moved,
+                         places=places)

@@ -11,6 +11,11 @@ better".
 
 A failed or skipped record never enters a mean; a row whose every record failed shows as
 ``failed: <reason>`` (never as a number). The same records give byte-identical files.
+
+Where the rows carry FID in both feature spaces (``fid`` and ``fid_ae``), each data set's caption
+states how alike the two rankings of its rows are (Spearman's rho, Kendall's tau-b:
+:func:`benchmarks.frame.rank_agreement`), and a row whose rank moves by more than
+:data:`RANK_SHIFT` places between the spaces is marked with :data:`MOVED_MARK`.
 """
 
 from __future__ import annotations
@@ -31,9 +36,9 @@ from benchmarks import frame as F
 from benchmarks.frame import load_records
 from benchmarks.metrics import keys as K
 
-__all__ = ["BACKEND_TITLES", "Table", "build_tables", "dataset_notes", "energy_unit",
-           "load_records", "render_csv", "render_latex", "render_markdown", "tex_escape",
-           "write_tables"]
+__all__ = ["AGREEMENT_KEYS", "BACKEND_TITLES", "MOVED_MARK", "RANK_SHIFT", "Table",
+           "build_tables", "dataset_notes", "energy_unit", "fid_agreement", "load_records",
+           "render_csv", "render_latex", "render_markdown", "tex_escape", "write_tables"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,13 @@ BACKEND_TITLES: dict[str, str] = {
 }
 
 NOT_APPLICABLE = "—"
+#: The two scores whose rankings of a table's rows the caption compares (the same samples' FID
+#: in the data set's classifier features and in the second, autoencoder, feature space).
+AGREEMENT_KEYS: tuple[str, str] = (K.FID, K.FID_AE)
+#: A row whose rank differs by more than this many places between the two is marked.
+RANK_SHIFT = 2
+#: The mark after such a row's name (explained in the caption, with its two ranks).
+MOVED_MARK = "†"
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,6 +165,8 @@ class Table:
             of a ``failed``/``skipped`` row included; ``NOT_APPLICABLE`` where no seed reports it.
         best: ``True`` where a cell is the column's best (ties all best).
         notes: the caption sentences (plain text, unescaped).
+        agreement: how alike the rows' rankings by the two :data:`AGREEMENT_KEYS` are
+            (:func:`fid_agreement`); ``None`` where fewer than three rows have both.
     """
 
     dataset: str
@@ -164,6 +178,13 @@ class Table:
     best: pd.DataFrame
     energy_unit: str
     notes: tuple[str, ...]
+    agreement: F.RankAgreement | None = None
+
+    def name(self, i: int) -> str:
+        """Row ``i``'s name (its label), followed by :data:`MOVED_MARK` where its rank moves."""
+        label = str(self.rows.at[i, "label"])
+        moved = {row for row, _, _ in self.agreement.moved} if self.agreement else set()
+        return label + MOVED_MARK if label in moved else label
 
     def text(self, i: int, key: str) -> str:
         """Row ``i``'s cell of ``key`` as ``"mean ± std"`` (or the mean alone)."""
@@ -222,8 +243,47 @@ def build_table(rows: pd.DataFrame, cells: pd.DataFrame,
     units = {spec.key: unit if spec.key == K.ENERGY_NJ else spec.unit for spec in columns}
     table = Table(dataset=datasets[0] if datasets else "", rows=rows, columns=columns,
                   units=units, means=pd.DataFrame(means), stds=pd.DataFrame(stds),
-                  best=pd.DataFrame(best), energy_unit=unit, notes=())
+                  best=pd.DataFrame(best), energy_unit=unit, notes=(),
+                  agreement=fid_agreement(rows))
     return replace(table, notes=tuple(_notes_sentences(table, cells, notes)))
+
+
+def fid_agreement(rows: pd.DataFrame) -> F.RankAgreement | None:
+    """How alike one data set's rankings of its ok rows by the two :data:`AGREEMENT_KEYS` are.
+
+    Args:
+        rows: one data set's rows of :func:`benchmarks.frame.summarize`.
+
+    Returns:
+        :func:`benchmarks.frame.rank_agreement` of the rows' means (rows moving by more than
+        :data:`RANK_SHIFT` places), or ``None`` where a key is in no record or fewer than three
+        ok rows have both.
+    """
+    columns = [f"{key}_mean" for key in AGREEMENT_KEYS]
+    if not set(columns) <= set(rows.columns):
+        return None
+    ok = rows[rows["status"] == "ok"]
+    x, y = (pd.Series(ok[c].to_numpy(dtype=float), index=ok["label"].tolist()) for c in columns)
+    return F.rank_agreement(x, y, places=RANK_SHIFT)
+
+
+def _agreement_sentences(agreement: F.RankAgreement | None) -> list[str]:
+    """The caption's rank-agreement line and, where rows moved, what their mark means."""
+    if agreement is None:
+        return []
+
+    def coefficient(value: float) -> str:
+        return "n/a (one side all tied)" if math.isnan(value) else f"{value:.2f}"
+
+    x, y = (K.spec(key).label for key in AGREEMENT_KEYS)
+    out = [f"Rank agreement of {x} between the feature spaces ({x} vs {y}, {agreement.n} rows): "
+           f"Spearman ρ = {coefficient(agreement.spearman)}, "
+           f"Kendall τ = {coefficient(agreement.kendall)}."]
+    if agreement.moved:
+        moves = "; ".join(f"{row} {rx:g} vs {ry:g}" for row, rx, ry in agreement.moved)
+        out.append(f"{MOVED_MARK} {x} rank and {y} rank (1 = lowest) more than "
+                   f"{agreement.places} places apart: {moves}.")
+    return out
 
 
 def _failure_text(row: Mapping[str, Any]) -> str:
@@ -265,6 +325,7 @@ def _notes_sentences(table: Table, cells: pd.DataFrame, n: DatasetNotes | None) 
                "better, ↑ higher is better; best in bold (not for the operation counts, whose "
                f"kinds differ in cost); {NOT_APPLICABLE} not applicable; k, M, G: thousands, "
                "millions, billions.")
+    out += _agreement_sentences(table.agreement)
     partial = [f"{row['label']}: seed {f.seed} {f.status} ({f.reason})"
                for _, row in table.rows.iterrows() if row["status"] == "ok"
                for f in F.failures(cells, row["dataset"], row["label"]).itertuples()]
@@ -307,7 +368,7 @@ def render_markdown(tables: Sequence[Table], title: str) -> str:
         lines.append("| " + " | ".join(head) + " |")
         lines.append("|" + "|".join([":--"] * 3 + ["--:"] * (len(head) - 3)) + "|")
         for i, row in table.rows.iterrows():
-            front = [_md_escape(row["label"]), _md_escape(row["backend"]),
+            front = [_md_escape(table.name(i)), _md_escape(row["backend"]),
                      _md_escape(row["family"]), _seeds_text(row)]
             if row["status"] != "ok":
                 status, _, reason = _failure_text(row).partition(": ")
@@ -329,7 +390,8 @@ _TEX_SPECIALS = {
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
     "[": "{[}", "]": "{]}", "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
     "µ": r"$\mu$", "×": r"$\times$", "±": r"$\pm$", "↓": r"$\downarrow$", "↑": r"$\uparrow$",
-    "—": "---", "–": "--", "…": r"\dots{}", "·": r"$\cdot$",
+    "—": "---", "–": "--", "…": r"\dots{}", "·": r"$\cdot$", "†": r"$^\dagger$",
+    "ρ": r"$\rho$", "τ": r"$\tau$", "≥": r"$\geq$", "≤": r"$\leq$",
 }
 
 
@@ -358,23 +420,35 @@ def _overhang(text: str) -> str:
 
 def _tex_cell(table: Table, i: int, key: str) -> str:
     """Row ``i``'s cell of ``key``, escaped; a best mean in bold (its ``± std`` is not, which keeps
-    the bold columns as narrow as the others)."""
+    the bold columns as narrow as the others). The ``± std`` is set a size smaller, with thin
+    spaces: with both FIDs and the coverage columns a full-size ``mean ± std`` in every column
+    made the table wider than a landscape page."""
     mean, std = table.means.at[i, key], table.stds.at[i, key]
     text = rf"\textbf{{{tex_escape(mean)}}}" if table.best.at[i, key] else tex_escape(mean)
-    return text + (rf" $\pm$ {tex_escape(std)}" if std else "")
+    return text + (rf"\,{{\tiny$\pm$\,{tex_escape(std)}}}" if std else "")
+
+
+def _head(label: str) -> tuple[str, str]:
+    """A column name over two header rows, upper and lower: a name of several words is split
+    after its first word (``"Energy vs ANN"`` over ``"Energy"``, ``"vs ANN"``), so a long name
+    does not make its column wider than its numbers; a one-word name sits on the lower row."""
+    first, _, rest = label.partition(" ")
+    return (first, rest) if rest else ("", label)
 
 
 def _latex_frame(table: Table) -> pd.DataFrame:
     """The cells of one LaTeX table, escaped.
 
-    Columns are ``(name, unit and direction)`` pairs, rendered as two header rows. Each backend's
-    rows come under a title row; a ``\\midrule`` opens every group but the first (the header's
-    rule opens that one).
+    Columns are ``(name, name, unit and direction)`` triples, rendered as three header rows: a
+    name of several words is split after its first (:func:`_head`). Each backend's rows come
+    under a title row; a ``\\midrule`` opens every group but the first (the header's rule opens
+    that one).
     """
-    columns = [("Method", ""), ("$n$", "")]
+    columns = [("", "Method", ""), ("", "$n$", "")]
     for spec in table.columns:
         unit = table.units[spec.key]
-        columns.append((tex_escape(spec.label.removesuffix("/sample")),  # "per sample": caption
+        top, name = _head(spec.label.removesuffix("/sample"))  # "per sample": caption
+        columns.append((tex_escape(top), tex_escape(name),
                         " ".join(x for x in (f"({tex_escape(unit)})" if unit else "",
                                              tex_escape(_arrow(spec.higher_is_better).strip()))
                                  if x)))
@@ -391,7 +465,7 @@ def _latex_frame(table: Table) -> pd.DataFrame:
             cells = [_overhang(_failure_text(row)), *blank[1:]]
         else:
             cells = [_tex_cell(table, i, s.key) for s in table.columns]
-        body.append([tex_escape(row["label"]), tex_escape(_seeds_text(row)), *cells])
+        body.append([tex_escape(table.name(i)), tex_escape(_seeds_text(row)), *cells])
     return pd.DataFrame(body, columns=pd.MultiIndex.from_tuples(columns))
 
 
@@ -400,8 +474,9 @@ def render_latex(tables: Sequence[Table], title: str) -> str:
     ``\\usepackage{booktabs}``.
 
     Laid out to fit a landscape page in ``\\scriptsize``: rows are grouped under a title row
-    per backend (instead of backend and family columns), each column's unit and direction sit in
-    a second header row under its name, and the best value of a column is bold.
+    per backend (instead of backend and family columns), a column's name takes up to two header
+    rows and its unit and direction a third, a ``± std`` is set a size smaller than its mean,
+    and the best value of a column is bold.
     """
     out = [f"% {tex_escape(title)}\n"
            "% Generated by benchmarks.tables from the records; needs \\usepackage{booktabs}.\n"]
@@ -411,10 +486,10 @@ def render_latex(tables: Sequence[Table], title: str) -> str:
             " Spikes, SynOps, MACs and energy are per generated sample."
         styler = cells.style.hide(axis="index")
         styler.set_table_styles([{"selector": "scriptsize", "props": ":;"},
-                                 {"selector": "setlength", "props": r":{\tabcolsep}{3pt};"}])
+                                 {"selector": "setlength", "props": r":{\tabcolsep}{2pt};"}])
         out.append(styler.to_latex(
             column_format="l" + "r" * (cells.shape[1] - 1), position="htbp",
-            position_float="centering", hrules=True, environment="table",
+            position_float="centering", hrules=True, environment="table", sparse_columns=False,
             caption=tex_escape(caption),
             label=f"tab:{re.sub(r'[^A-Za-z0-9]+', '-', table.dataset)}"))
     return "\n".join(out)

@@ -71,14 +71,15 @@ class FakeContext:
 
 
 def run_suite(suite: Any, cells: Sequence[Any], *, results_dir: Path,
-              context_factory: Any = FakeContext, force: bool = False) -> list[dict[str, Any]]:
+              context_factory: Any = FakeContext, force: bool = False,
+              **options: Any) -> list[dict[str, Any]]:
     """Run ``cells`` one after another in this process (the default executor), on
     :class:`FakeContext` data unless told otherwise; returns their records."""
     from benchmarks import driver
     from benchmarks.executors.sequential import Sequential
 
     return driver.run_suite(suite, cells, Sequential(context_factory), results_dir=results_dir,
-                            force=force)
+                            force=force, **options)
 
 
 #: An ``ann-vae`` entry small enough for :class:`FakeContext` data (seconds to train).

@@ -350,3 +350,91 @@ def test_sample_page_titles_stay_clear_of_the_grids(tmp_path):
     images = [im.get_window_extent(renderer) for ax in fig.axes for im in ax.images]
     assert len(titles) == len(images) == 8
     assert not [(t, i) for t in titles for i in images if t.overlaps(i)]
+
+
+# --------------------------------------------------------------------------------------------
+# Class histograms, from the fixture records with a class_histogram added
+
+#: Shares of MNIST's test split per class (they sum to 1).
+_TEST_SHARES = [0.098, 0.114, 0.103, 0.101, 0.098, 0.089, 0.096, 0.103, 0.097, 0.101]
+
+
+def _seed_shares(seed: int) -> list[float]:
+    """0.08 per class plus 0.2 on class ``seed``: sums to 1."""
+    return [0.08 + (0.2 if c == seed else 0.0) for c in range(10)]
+
+
+def _with_histograms(records, skip_labels=()):
+    out = copy.deepcopy(records)
+    for r in out:
+        if r["status"] == "ok" and r["adapter"]["label"] not in skip_labels:
+            r["class_histogram"] = {"classifier": f"classifier-cnn-v2[{r['dataset']['name']}]",
+                                    "shares": _seed_shares(r["seed"]),
+                                    "test_shares": list(_TEST_SHARES)}
+    return out
+
+
+def test_class_histograms_one_panel_per_row(records):
+    pages = figures.class_histograms(_with_histograms(records))
+    assert list(pages) == ["mnist", "fashion-mnist"]
+    mnist = pages["mnist"]
+    assert mnist.get_suptitle() == ("mnist: share of generated samples per class\n"
+                                    "classes predicted by classifier-cnn-v2[mnist]")
+    panels = [ax for ax in mnist.axes if ax.get_title()]
+    # ok rows in table order; the failed conversion row has no panel
+    assert [ax.get_title() for ax in panels] == [
+        "ann-vae (3 seeds)", "surrogate-gan-T8 (2 seeds)", "surrogate-vae-T4 (2 seeds)",
+        "surrogate-vae-T8 (3 seeds)"]
+    ann, gan = panels[0], panels[1]
+    # ann-vae has seeds 0, 1, 2: classes 0, 1, 2 get 0.08 + 0.2 / 3, the others 0.08
+    heights = [p.get_height() for p in ann.patches]
+    assert heights == pytest.approx([0.08 + 0.2 / 3] * 3 + [0.08] * 7)
+    assert [p.get_height() for p in gan.patches] == pytest.approx([0.18, 0.18] + [0.08] * 8)
+    # error bars (one sample std over seeds) only where the seeds differ: classes 0, 1, 2
+    (bars,) = ann.containers[1:]  # [0] holds the bars
+    (segments,) = [c.get_segments() for c in bars.lines[2]]
+    assert [s[0][0] for s in segments] == [0, 1, 2]
+    spread = statistics.stdev([0.28, 0.08, 0.08])
+    assert [s[1][1] - s[0][1] for s in segments] == pytest.approx([2 * spread] * 3)
+    (test,) = [line for line in ann.get_lines() if line.get_label() == "test split"]
+    assert test.get_ydata().tolist() == pytest.approx(_TEST_SHARES)
+    fashion_titles = [ax.get_title() for ax in pages["fashion-mnist"].axes if ax.get_title()]
+    assert fashion_titles == ["ann-vae (2 seeds)", "surrogate-vae-T8 (2 seeds)"]
+
+
+def test_class_histograms_leave_out_rows_without_one(records):
+    pages = figures.class_histograms(_with_histograms(records, skip_labels={"surrogate-gan-T8"}))
+    titles = [ax.get_title() for ax in pages["mnist"].axes if ax.get_title()]
+    assert titles == ["ann-vae (3 seeds)", "surrogate-vae-T4 (2 seeds)",
+                      "surrogate-vae-T8 (3 seeds)"]
+
+
+def test_class_histograms_without_histograms_draw_nothing(records, caplog):
+    with caplog.at_level(logging.INFO, logger="benchmarks.figures"):
+        assert figures.class_histograms(records) == {}
+    assert "no record has a class_histogram" in caplog.text
+
+
+@pytest.mark.parametrize(("change", "match"), [
+    (lambda h: h.update(shares=[0.09] * 10), r"shares must sum to 1 \(within 0.001\), got 0.9"),
+    (lambda h: h.update(shares=[0.2] * 5), "5 shares but 10 test_shares"),
+    (lambda h: h.update(test_shares=[-0.1] + [0.11] * 10), "test_shares must hold finite shares"),
+    (lambda h: h.update(shares="0.1"), "shares must be a non-empty list of numbers, got '0.1'"),
+    (lambda h: h.pop("classifier"), "classifier must be the feature net's name, got None"),
+])
+def test_class_histograms_reject_bad_shares(records, change, match):
+    recs = _with_histograms(records)
+    change(next(r for r in recs if r["cell_id"] == "ann-vae__mnist__seed1")["class_histogram"])
+    with pytest.raises(ValueError, match="ann-vae__mnist__seed1: class_histogram.*" + match):
+        figures.class_histograms(recs)
+
+
+def test_write_figures_writes_class_histograms_when_recorded(records, tmp_path):
+    out = tmp_path / "figs"
+    paths = {p.name for p in figures.write_figures(_with_histograms(records), out)}
+    for ds in ("mnist", "fashion-mnist"):
+        assert {f"class_histograms_{ds}.png", f"class_histograms_{ds}.pdf"} <= paths
+        stem = out / f"class_histograms_{ds}"
+        _assert_png_pdf([stem.with_suffix(".png"), stem.with_suffix(".pdf")], stem)
+    without = {p.name for p in figures.write_figures(records, tmp_path / "plain")}
+    assert without and not [name for name in without if name.startswith("class_histograms")]

@@ -326,3 +326,35 @@ def test_jobs_take_the_data_sets_in_turn(tmp_path):
         "ann-vae__mnist__seed0", "ann-vae__fashion-mnist__seed0",
         "ann-vae__mnist__seed1", "ann-vae__fashion-mnist__seed1"]
     assert interleave(jobs[:2]) == jobs[:2] and interleave([]) == []
+
+
+def test_reevaluation_adds_new_metrics_and_keeps_a_record_it_cannot_reproduce(suite, tmp_path,
+                                                                              monkeypatch):
+    from benchmarks.records import read_record, write_record
+
+    results = tmp_path / "results"
+    first = {r["cell_id"]: r for r in _run(suite, results)}
+    vae_path = results / "unit/records/ann-vae__mnist__seed0.json"
+    gan_path = results / "unit/records/ann-gan__mnist__seed0.json"
+    # as if recorded before the second feature space existed
+    vae = read_record(vae_path)
+    del vae["metrics"][K.FID_AE]
+    write_record(results, vae)
+    # and a record whose numbers its saved model does not give back
+    gan = read_record(gan_path)
+    gan["metrics"][K.FID] += 1.0
+    write_record(results, gan)
+
+    again = {r["cell_id"]: r for r in run_suite(suite, select_cells(suite), results_dir=results,
+                                                reevaluate=True)}
+    vae_after = read_record(vae_path)
+    assert vae_after["metrics"][K.FID_AE] == first["ann-vae__mnist__seed0"]["metrics"][K.FID_AE]
+    for key in (K.FID, K.KID, K.RECON_MSE, K.MACS, K.CLASSES_AT_5PCT):
+        assert vae_after["metrics"][key] == first["ann-vae__mnist__seed0"]["metrics"][key]
+    assert vae_after["timing"]["train_seconds"] == vae["timing"]["train_seconds"]  # not trained
+    assert "reevaluated" in vae_after["timing"] and vae_after["fit"] == vae["fit"]
+    assert read_record(gan_path) == gan  # not reproduced: kept as it was
+    assert again["ann-gan__mnist__seed0"] == gan
+    assert "broken-vae__mnist__seed0" not in again  # no ok record: left alone
+    failed = read_record(results / "unit/records/broken-vae__mnist__seed0.json")
+    assert failed["status"] == "failed"
