@@ -8,7 +8,6 @@ measured with hooks on the real forward pass (every weight is multiplied, zeros 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -19,7 +18,7 @@ from torch import Tensor, nn
 
 from adapters.base import AdapterConfig, FitReport, OpCounts, ProgressFn, config_field
 from adapters.coding import bernoulli_noise, make_generator, split_seed
-from adapters.opcount import OpCounter
+from adapters.opcount import OpCounter, merge_counts
 from adapters.torch_adapter import (
     EpochHistory,
     TorchModuleAdapter,
@@ -180,8 +179,7 @@ class AnnVAE(_AnnBase):
         with counter:
             stats = torch.cat([self.encoder(chunk) for chunk in x.reshape(len(x), -1).split(_CHUNK)])
         out = self._decode_counted(self._posterior_mode(stats))
-        self._counts = dataclasses.replace(self._counts,
-                                           macs=self._counts.macs + counter.macs / len(x))
+        self._counts = merge_counts(self._counts, counter.counts(n_samples=len(x), timesteps=1))
         return out
 
     def _posterior_mode(self, logits: Tensor) -> Tensor:
@@ -265,6 +263,32 @@ class AutoregressivePrior(nn.Module):
         column is added to the hidden pre-activations as it is drawn."""
         return self.hidden.connections() + self.out.connections()
 
+    def op_counts(self, n: int) -> OpCounts:
+        """Per-sample counts of one pass (:meth:`macs`), over ``n`` samples. Its real connections
+        are counted as MACs, dense and effective alike (a bit's column is added whether it is 0
+        or 1); each masked layer reads its inputs and writes its outputs once."""
+        layers = {}
+        for name, layer in (("prior.hidden", self.hidden), ("prior.out", self.out)):
+            macs = layer.connections()
+            layers[name] = {"kind": "synapse", "type": "MaskedLinear",
+                            "params": int(macs + layer.out_features),  # real weights + biases
+                            "in_size": layer.in_features, "out_size": layer.out_features,
+                            "dense_macs": macs, "macs": macs, "effective_macs": macs,
+                            "synaptic_ops": 0.0, "mac_inputs": float(layer.in_features),
+                            "mac_nonzero_inputs": float(layer.in_features),
+                            "mac_outputs": float(layer.out_features), "spike_inputs": 0.0}
+        macs = self.macs()
+        io = sum(e["mac_inputs"] for e in layers.values())
+        return OpCounts(timesteps=1, spikes=0.0, spikes_per_layer={}, neurons_per_layer={},
+                        firing_rate=0.0, synaptic_ops=0.0, macs=macs, neuron_updates=0.0,
+                        n_samples=n, dense_macs=macs, effective_macs=macs, source_spikes=0.0,
+                        source_updates=0.0, neuron_spikes=0.0, membrane_updates=0.0,
+                        params=float(sum(e["params"] for e in layers.values())),
+                        weight_reads=macs, membrane_reads=0.0, membrane_writes=0.0,
+                        activation_reads=io,
+                        activation_writes=sum(e["mac_outputs"] for e in layers.values()),
+                        layers=layers)
+
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator) -> Tensor:
         """``(n, L)`` bits drawn one after another, ``z_j ~ Bernoulli(sigmoid(logit_j(z_<j)))``."""
@@ -313,7 +337,7 @@ class AnnVAELearnedPrior(AnnVAE):
         check_n(n)
         z = self.prior.sample(n, generator=make_generator(split_seed(seed, "noise")))
         out = self._decode_counted(z)
-        self._counts = dataclasses.replace(self._counts, macs=self._counts.macs + self.prior.macs())
+        self._counts = merge_counts(self._counts, self.prior.op_counts(n))
         return out
 
 

@@ -43,8 +43,34 @@ class OpCounts:
         firing_rate: ``spikes / neuron_updates`` over spiking layers, in ``[0, 1]``.
         synaptic_ops: accumulates caused by spikes (each spike times its real fan-out).
         macs: dense multiply-accumulates (non-spiking layers, or layers fed real values).
-        neuron_updates: state updates of spiking neurons (neurons x time steps).
+        neuron_updates: state updates of spiking neurons (neurons x time steps); source spike
+            trains included where ``spikes`` includes them (kept as first recorded).
         n_samples: how many samples the counts were averaged over.
+
+    The fields below came later (issue 21); a record written before them loads with ``None``
+    ("not measured"), never 0. Definitions, with equations, are in the README ("What is
+    measured"); every one is per sample, summed over layers and time steps.
+
+    Attributes:
+        dense_macs: connections every synaptic layer call would use if all its inputs were
+            non-zero (spike-fed layers included: what a dense accelerator would multiply).
+        effective_macs: connections reached from the non-zero inputs of the layers counted in
+            ``macs`` (zero inputs skipped).
+        source_spikes: spikes of source spike trains (the encoder's coded input, the latent or
+            noise drawn from a prior): generated, not integrated.
+        source_updates: elements of the source spike trains (units x time steps).
+        neuron_spikes: spikes of integrating (membrane) neurons only.
+        membrane_updates: membrane updates of integrating neurons (neurons x time steps).
+        params: weights and biases of the synaptic layers that ran.
+        weight_reads: ``macs + synaptic_ops``: one weight read per MAC and per accumulate.
+        membrane_reads, membrane_writes: ``membrane_updates`` each: one read and one write of
+            the membrane state per update.
+        activation_reads: inputs read by synaptic layers: every input element of a MAC layer
+            call, every input spike of an accumulate layer call.
+        activation_writes: outputs written: every output element of a MAC layer call, and every
+            spike of an integrating neuron.
+        layers: the same counts per layer, by name (``kind`` ``"synapse"``, ``"neuron"`` or
+            ``"source"``), for energy models that size memories per layer.
     """
 
     timesteps: int
@@ -56,11 +82,31 @@ class OpCounts:
     macs: float
     neuron_updates: float
     n_samples: int
+    dense_macs: float | None = None
+    effective_macs: float | None = None
+    source_spikes: float | None = None
+    source_updates: float | None = None
+    neuron_spikes: float | None = None
+    membrane_updates: float | None = None
+    params: float | None = None
+    weight_reads: float | None = None
+    membrane_reads: float | None = None
+    membrane_writes: float | None = None
+    activation_reads: float | None = None
+    activation_writes: float | None = None
+    layers: dict[str, dict[str, Any]] | None = None
+
+    #: The counts that must be ``>= 0`` where present (``None``: not measured).
+    COUNT_FIELDS: ClassVar[tuple[str, ...]] = (
+        "spikes", "synaptic_ops", "macs", "neuron_updates", "dense_macs", "effective_macs",
+        "source_spikes", "source_updates", "neuron_spikes", "membrane_updates", "params",
+        "weight_reads", "membrane_reads", "membrane_writes", "activation_reads",
+        "activation_writes")
 
     def __post_init__(self) -> None:
-        for name in ("spikes", "synaptic_ops", "macs", "neuron_updates"):
+        for name in self.COUNT_FIELDS:
             value = getattr(self, name)
-            if value < 0:
+            if value is not None and value < 0:
                 raise ValueError(f"OpCounts.{name} must be >= 0, got {value}")
         if self.timesteps < 1:
             raise ValueError(f"OpCounts.timesteps must be >= 1, got {self.timesteps}")
@@ -72,6 +118,15 @@ class OpCounts:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OpCounts:
+        """The counts of a record's ``op_counts``; fields it lacks (older records) are ``None``.
+
+        Raises:
+            ValueError: ``data`` holds a key that is no field, naming it and the fields.
+        """
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown OpCounts fields {unknown}; known: {sorted(known)}")
         return cls(**dict(data))
 
 

@@ -68,7 +68,7 @@ from adapters.base import (
 )
 from adapters.coding import bernoulli_noise, make_generator, split_seed
 from adapters.io import atomic_torch_save, load_weights
-from adapters.opcount import OpCounter, connection_count, is_binary
+from adapters.opcount import OpCounter, connection_count, is_binary, merge_counts
 
 log = logging.getLogger(__name__)
 
@@ -187,11 +187,15 @@ class StepCounts:
         self.macs = np.zeros(timesteps, dtype=np.float64)
         self.input_spikes = np.zeros(timesteps, dtype=np.float64)
         self.n_samples = 0
+        # the same counts by layer, one OpCounter per step (merged up to t by counts(t))
+        self.steps = [OpCounter() for _ in range(timesteps)]
 
     def add_input(self, step: int, x: Tensor) -> None:
         """Count the input presented at ``step`` (0-based): accumulates if binary, else MACs."""
+        self.steps[step].add_layer_input(self.input_layer, x, name="input_layer")
         if is_binary(x):
             mask = (x != 0).to(torch.float32)
+            self.steps[step].add_spikes("input", mask, source=True)
             self.synaptic_ops[step] += connection_count(self.input_layer, mask)
             self.input_spikes[step] += float(mask.sum())
         else:
@@ -205,6 +209,9 @@ class StepCounts:
         self.updates[index, step] += float(mask.numel())
         self.neurons[index] = int(mask[0].numel()) if len(mask) else self.neurons[index]
         self.synaptic_ops[step] += connection_count(self.fanout_layers[index], mask)
+        name = self.layer_names[index]
+        self.steps[step].add_spikes(name, mask, leaky=False)  # SNN Toolbox: IF neurons
+        self.steps[step].add_layer_input(self.fanout_layers[index], mask, name=f"{name}.out")
 
     def counts(self, timesteps: int) -> OpCounts:
         """Per-sample counts of the first ``timesteps`` steps over all samples seen."""
@@ -216,7 +223,11 @@ class StepCounts:
         per_layer = self.spikes[:, :timesteps].sum(axis=1)
         total_spikes = float(per_layer.sum())
         total_updates = float(self.updates[:, :timesteps].sum())
+        detail = OpCounter.merged(self.steps[:timesteps]).counts(n_samples=n, timesteps=timesteps)
+        newer = {f.name: getattr(detail, f.name) for f in dataclasses.fields(OpCounts)
+                 if f.default is None}
         return OpCounts(
+            **newer,
             timesteps=int(timesteps),
             spikes=total_spikes / n,
             spikes_per_layer={name: float(v) / n for name, v in zip(self.layer_names, per_layer,
@@ -659,8 +670,7 @@ class ConversionVAE(_ConversionBase):
         z = (logits > 0).to(torch.float32)
         out = self._generate(z, "ann_reconstructions")
         # The encoder is an ANN fed real pixels: its MACs are part of a reconstruction's cost.
-        self._counts = dataclasses.replace(self._counts, macs=self._counts.macs
-                                           + counter.macs / len(x))
+        self._counts = merge_counts(self._counts, counter.counts(n_samples=len(x), timesteps=1))
         return out
 
 

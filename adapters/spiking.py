@@ -401,8 +401,8 @@ class SurrogateAdapter(TorchModuleAdapter):
             float32 ``(n, 1, 28, 28)`` in ``[0, 1]``.
         """
         counter = counter or OpCounter()
-        counter.watch_synapses(decoder).watch_spikes(spiking_modules("dec", decoder))
-        counter.add_spikes(source, noise, batch_dim=1)
+        counter.watch_synapses(decoder, prefix="dec.").watch_spikes(spiking_modules("dec", decoder))
+        counter.add_spikes(source, noise, batch_dim=1, source=True)
         with counter:
             out = torch.cat([decoder(chunk) for chunk in noise.split(CHUNK, dim=1)])
         self._counts = counter.counts(n_samples=noise.shape[1], timesteps=noise.shape[0])

@@ -324,7 +324,7 @@ class StdpAE(GenerativeAdapter):
 
     @torch.no_grad()
     def _decode(self, codes: Tensor, counter: OpCounter) -> Tensor:
-        counter.add_layer_input(self.decoder, codes)  # binary -> accumulates, per spike x 784
+        counter.add_layer_input(self.decoder, codes, name="decoder")  # spikes x 784 accumulates
         return self.decoder(codes).clamp(0.0, 1.0).reshape(-1, 1, 28, 28)
 
     @torch.no_grad()
@@ -343,7 +343,7 @@ class StdpAE(GenerativeAdapter):
         comp = torch.multinomial(self.prior_log_pi.exp(), n, replacement=True, generator=gen)
         codes = torch.bernoulli(self.prior_mu[comp], generator=gen)
         counter = OpCounter()
-        counter.add_spikes("prior", codes.unsqueeze(0), batch_dim=1)
+        counter.add_spikes("prior", codes.unsqueeze(0), batch_dim=1, source=True)
         out = self._decode(codes, counter)
         self._counts = counter.counts(n_samples=n, timesteps=1)
         return out

@@ -1,4 +1,4 @@
-"""Command line: ``python -m benchmarks {data,run,tables,check,compare,sample,list}``.
+"""Command line: ``python -m benchmarks {data,run,tables,check,compare,sample,score,list}``.
 
 stdout is data, stderr is talk: progress bars and logs go to stderr; ``--json`` prints only JSON.
 
@@ -128,42 +128,54 @@ def _check_writable(folder: Path) -> None:
         pass
 
 
-def _tables(results_dir: Path, suite: str) -> list[Path]:
+def _tables(results_dir: Path, suite: str,
+            energy_models: list[str] | None = None) -> list[Path]:
     from benchmarks.figures import write_figures
+    from benchmarks.metrics.energy import TABLE_ENERGY_MODELS
     from benchmarks.tables import load_records, write_tables
 
+    models = tuple(energy_models) if energy_models else TABLE_ENERGY_MODELS
     root = Path(results_dir) / suite
     records = load_records(root / "records")
-    written = write_tables(records, root / "tables")
-    written += write_figures(records, root / "figures")
+    written = write_tables(records, root / "tables", models)
+    written += write_figures(records, root / "figures", models)
     for path in written:
         log.info("wrote %s", path)
     return written
 
 
 def _cmd_tables(args: argparse.Namespace) -> int:
+    from benchmarks.metrics.energy import get_energy_model
     from benchmarks.suites import suite_path
 
     name = args.suite
+    for model in args.energy_model or ():
+        get_energy_model(model)  # an unknown name fails before any record is read
     if not (Path(args.results_dir) / name / "records").is_dir():
         suite_path(name)  # a clear error for a typo
         raise FileNotFoundError(f"no records for suite {name!r} under {args.results_dir}; run: "
                                 f"python -m benchmarks run --suite {name}"
                                 f"{_results_flag(args.results_dir)}")
-    written = _tables(args.results_dir, name)
+    written = _tables(args.results_dir, name, args.energy_model)
     if args.json:
         print(json.dumps([str(p) for p in written], indent=2))
     return 0
 
 
-def _suite_records(folder: Path, suite: Any, flag: str, hint: str) -> list[dict[str, Any]]:
+def _suite_records(folder: Path, suite: Any, flag: str, hint: str, *,
+                   scored: bool = False) -> list[dict[str, Any]]:
     """The records of ``suite``'s current cells under results folder ``folder`` (given as
     ``flag``); records of cells no longer in the suite are left out with a warning.
+
+    Args:
+        scored: keep the records ``score`` wrote too (backend ``external``: samples made outside
+            the suite), which belong to no cell of the suite.
 
     Raises:
         FileNotFoundError: no records folder of the suite there (``hint`` says what to do).
     """
     from benchmarks.plan import select_cells
+    from benchmarks.score import EXTERNAL
     from benchmarks.tables import load_records
 
     records_dir = Path(folder) / suite.name / "records"
@@ -172,11 +184,14 @@ def _suite_records(folder: Path, suite: Any, flag: str, hint: str) -> list[dict[
                                 f"{hint}")
     expected = {cell.cell_id for cell in select_cells(suite)}
     records = load_records(records_dir)
-    stray = sorted(r["cell_id"] for r in records if r["cell_id"] not in expected)
+    keep = [r["cell_id"] in expected or (scored and r["adapter"]["backend"] == EXTERNAL)
+            for r in records]
+    kept = [r for r, k in zip(records, keep, strict=True) if k]
+    stray = sorted(r["cell_id"] for r, k in zip(records, keep, strict=True) if not k)
     if stray:
         log.warning("ignoring %d record(s) of cells no longer in suite %r under %s: %s",
                     len(stray), suite.name, folder, ", ".join(stray))
-    return [r for r in records if r["cell_id"] in expected]
+    return kept
 
 
 def _run_hint(suite: str, folder: Path) -> str:
@@ -228,7 +243,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     cells = select_cells(suite)
     reference = _suite_records(args.reference, suite, "--reference",
                                "pass the folder of the reference results with --reference DIR")
-    records = _suite_records(args.run_dir, suite, "--run-dir", _run_hint(args.suite, args.run_dir))
+    # scored rows (python -m benchmarks score) are listed as cells the reference does not have
+    records = _suite_records(args.run_dir, suite, "--run-dir", _run_hint(args.suite, args.run_dir),
+                             scored=True)
     run_it = f"run it: python -m benchmarks run --suite {args.suite}{_results_flag(args.run_dir)}"
     comparison = check.compare_runs(
         reference, records, suite.name,
@@ -321,15 +338,67 @@ def _isolated_sampler(adapter: str) -> Path | None:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    """Every adapter with where it comes from (built-in, or a plugin's entry point and
+    distribution; a plugin that cannot be used with its problem), and the suites."""
     import adapters
     from benchmarks.suites import available_suites
 
-    payload = {"adapters": adapters.available(), "suites": available_suites()}
+    sources = adapters.sources()
     if args.json:
-        print(json.dumps(payload, indent=2))
+        for source in sources:
+            if source.problem:
+                log.warning("%s", source.problem)
+        print(json.dumps({"adapters": adapters.available(), "suites": available_suites(),
+                          "sources": [dataclasses.asdict(s) for s in sources]}, indent=2))
+        return 0
+    rows = [(s.name, "built-in" if s.origin == "built-in" else f"plugin of {s.distribution}",
+             s.target, s.problem) for s in sources]
+    widths = [max(len(row[i]) for row in rows) for i in (0, 1)]
+    print("adapters (name, where it comes from, module:Class):")
+    for name, where, target, problem in rows:
+        print(f"  {name:<{widths[0]}}  {where:<{widths[1]}}  {target}")
+        if problem:
+            print(f"  {'':<{widths[0]}}  CANNOT BE USED: {problem}")
+    print("suites: " + ", ".join(available_suites()))
+    return 0
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    """Score samples made outside the suite on a suite's protocol and write their record."""
+    from benchmarks import data
+    from benchmarks.execute import apply_threads
+    from benchmarks.metrics import keys as K
+    from benchmarks.score import check_label, load_ops, load_samples, score, write
+    from benchmarks.suites import load_suite
+
+    suite = load_suite(args.suite)
+    check_label(args.label, suite)
+    if args.dataset not in suite.datasets:
+        raise ValueError(f"--dataset {args.dataset!r} is not a data set of suite {suite.name!r}; "
+                         f"allowed: {list(suite.datasets)}")
+    samples = load_samples(args.samples, n_min=suite.n_eval)
+    ops = load_ops(args.ops) if args.ops is not None else None
+    _check_writable(Path(args.results_dir) / suite.name / "records")
+    if args.data_dir is not None:
+        os.environ[data.ENV_DATA_DIR] = str(Path(args.data_dir).expanduser().resolve())
+    data.fetch(args.dataset)
+    apply_threads(suite.threads)
+    record = score(samples, suite=suite, dataset=args.dataset, label=args.label,
+                   family=args.family, seed=args.seed, ops=ops, results_dir=args.results_dir,
+                   source=str(args.samples))
+    path = write(record, args.results_dir)
+    metrics = record["metrics"]
+    if args.json:
+        print(json.dumps({"record": str(path), "metrics": metrics}, indent=2))
     else:
-        print("adapters: " + ", ".join(payload["adapters"]))
-        print("suites:   " + ", ".join(payload["suites"]))
+        for key in (K.FID, K.FID_AE, K.KID, K.PRECISION, K.RECALL, K.CLASSES_AT_5PCT,
+                    K.TOP_CLASS_SHARE, K.FID_DATA_FLOOR, K.FID_NOISE_CEILING, K.SPIKES,
+                    K.SYNAPTIC_OPS, K.MACS, K.ENERGY_NJ, K.ENERGY_RATIO):
+            value = metrics.get(key)
+            print(f"{K.spec(key).label:<16} {'—' if value is None else K.spec(key).format(value)}")
+        print(f"record: {_shown(path)}")
+    log.info("its row is in: python -m benchmarks tables --suite %s%s", suite.name,
+             _results_flag(args.results_dir))
     return 0
 
 
@@ -383,6 +452,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", type=Path, default=rec.DEFAULT_RUNS,
                    help="the --results-dir of the run (default: runs/)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--energy-model", nargs="+", metavar="NAME",
+                   help="energy models of the energy columns and figure panels, computed from the "
+                        "records' op counts (default: fp32-compute memory-aware; known: "
+                        "fp32-compute, int8-compute, memory-aware, each may end in ':effective')")
     p.set_defaults(func=_cmd_tables)
 
     p = sub.add_parser("check", help="compare a suite's records with its committed baseline "
@@ -431,7 +504,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_sample)
 
-    p = sub.add_parser("list", help="list registered adapters and suites")
+    p = sub.add_parser("score", help="score samples made outside the suite on a suite's "
+                                     "protocol (FID/KID/PR in both feature spaces, class "
+                                     "coverage; energy from --ops) and write their record")
+    p.add_argument("--dataset", required=True, help="the data set the samples imitate")
+    p.add_argument("--samples", type=Path, required=True,
+                   help=".npz (array 'images' or the only array), .npy, or a folder of 28x28 "
+                        "grayscale .png files: uint8 or float in [0, 1], N x 28 x 28 or "
+                        "N x 1 x 28 x 28, N >= the suite's n_eval (its first n_eval are scored)")
+    p.add_argument("--ops", type=Path, default=None,
+                   help="JSON of per-sample counts: macs, synaptic_ops, spikes, neuron_updates "
+                        "(optional: timesteps, firing_rate, spikes_per_layer, "
+                        "neurons_per_layer); without it the energy columns are empty")
+    p.add_argument("--label", default="external", help="the row's name (default: external)")
+    p.add_argument("--family", choices=["vae", "gan", "autoencoder"], default="gan",
+                   help="the ANN baseline the energy ratio is taken against (default: gan)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="the seed the samples were made with (the record's seed; default 0)")
+    p.add_argument("--suite", default="quick",
+                   help="whose protocol (n_eval, energy model) and records (default: quick)")
+    p.add_argument("--results-dir", type=Path, default=rec.DEFAULT_RUNS,
+                   help="where the record goes (default: runs/)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="folder with idx files you already have (or SPIKEGENBENCH_DATA_DIR)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_score)
+
+    p = sub.add_parser("list", help="list adapters (built-in and plugins, with where each comes "
+                                    "from) and suites")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_list)
     return parser

@@ -260,7 +260,8 @@ def isolated_python(backend: str) -> Path | None:
 # -- measure and record (main environment) ------------------------------------------------------
 
 def _baseline_energy(suite: Suite, family: str, energy_model: Any) -> float | None:
-    """Energy per sample of the suite's ANN baseline of ``family`` (see :func:`_baseline_counts`)."""
+    """Energy per sample of the suite's ANN baseline of ``family`` (see :func:`_baseline_counts`);
+    ``None`` where the family has none or the model needs counts the baseline lacks."""
     from benchmarks.metrics.energy import energy_nj
 
     name = _BASELINE_OF_FAMILY.get(family)
@@ -310,7 +311,7 @@ def measure(suite: Suite, p: Planned, ctx: Any, out: CellOutputs, results_dir: P
     """Every metric of one cell from its outputs, and its figures; returns its record (ok)."""
     from benchmarks.figures import filter_grid, sample_grid
     from benchmarks.metrics import keys as K
-    from benchmarks.metrics.energy import energy_nj, get_energy_model
+    from benchmarks.metrics.energy import energy_nj, energy_ratio, get_energy_model
     from benchmarks.metrics.features import class_coverage, class_shares, coverage
     from benchmarks.metrics.fidelity import (
         extract,
@@ -362,7 +363,9 @@ def measure(suite: Suite, p: Planned, ctx: Any, out: CellOutputs, results_dir: P
         K.MACS: counts.macs,
         K.NEURON_UPDATES: counts.neuron_updates,
         K.ENERGY_NJ: energy,
-        K.ENERGY_RATIO: (energy / base) if base else None,
+        # the record's own model and baseline (the suite's ANN of the family); the tables compute
+        # every registered model, and the ratio to the matched ANN row, from op_counts
+        K.ENERGY_RATIO: energy_ratio(energy, base),
         K.TRAIN_SECONDS: out.train_seconds,
         K.SAMPLE_THROUGHPUT: suite.n_eval / out.sample_seconds if out.sample_seconds > 0 else None,
         K.PEAK_MEMORY_MB: out.peak_mb,

@@ -1,6 +1,7 @@
 """Figures as a pure function of the records (plus benchmarks.execute's sample and filter grids).
 
-* :func:`fid_vs_energy` — FID against energy per sample, per data set, Pareto front marked.
+* :func:`fid_vs_energy` — FID against energy per sample, a panel per data set and energy model,
+  Pareto front marked.
 * :func:`fid_vs_timesteps` — FID and spikes per sample against the number of time steps ``T``.
 * :func:`firing_rates` — per-layer firing rates of the spiking cells.
 * :func:`class_histograms` — per data set, each method's shares of samples per predicted class
@@ -31,6 +32,7 @@ import pandas as pd
 from adapters.io import atomic_path
 from benchmarks import frame as F
 from benchmarks.metrics import keys as K
+from benchmarks.metrics.energy import TABLE_ENERGY_MODELS
 from benchmarks.tables import dataset_notes
 
 if TYPE_CHECKING:
@@ -176,74 +178,111 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     return front
 
 
-def fid_vs_energy(records: Sequence[Mapping[str, Any]]) -> Figure | None:
-    """Scatter FID against energy per sample, one panel per data set.
+def fid_vs_energy(records: Sequence[Mapping[str, Any]],
+                  energy_models: Sequence[str] = TABLE_ENERGY_MODELS) -> Figure | None:
+    """Scatter FID against energy per sample: small multiples, a row of panels per data set and
+    a panel per energy model, the Pareto front in each.
 
-    x is the mean energy per sample (nJ, log scale), y the mean FID, with error bars of one
-    sample std over seeds; marker and colour by backend; the Pareto front (lower FID and lower
-    energy) is joined by a dashed line. Rows without an FID or a positive energy are left out.
+    x is the mean energy per sample (nJ, log scale) under the panel's model, computed from the
+    records' ``op_counts`` as the tables do (:func:`benchmarks.frame.cells`), y the mean FID, with
+    error bars of one sample std over seeds; marker and colour by backend; the Pareto front (lower
+    FID and lower energy) is joined by a dashed line. Rows without an FID or a positive energy
+    under a model are left out of its panel; a panel with none says so (the records predate the
+    counts that model needs). With ``energy_models=()`` there is one panel per data set, of the
+    energy the records hold.
 
     Returns:
-        The figure (one errorbar container per row, in table order, in each panel), or ``None``
-        when no row has both numbers.
+        The figure (one errorbar container per drawn row, in table order, in each panel; axes
+        row by row), or ``None`` when no row has an FID and an energy under any model.
+
+    Raises:
+        ValueError: an unknown energy model name (listing the known ones).
     """
-    by_ds = {}
-    for ds, rows in _ok_rows(records).groupby("dataset", sort=False):
-        usable = rows[~np.isnan(_stat(rows, K.FID))
-                      & (np.nan_to_num(_stat(rows, K.ENERGY_NJ)) > 0)]
-        dropped = sorted(set(rows["label"]) - set(usable["label"]))
-        if dropped:
-            log.info("fid_vs_energy %s: no FID or energy for %s", ds, ", ".join(dropped))
-        if len(usable):
-            by_ds[str(ds)] = usable
-    if not by_ds:
+    models = tuple(energy_models)
+    summary = F.summarize(F.cells(records, models))
+    ok = summary[summary["status"] == "ok"].reset_index(drop=True)
+    cells = F.cells(records)
+    notes = dataset_notes(cells)
+    panels = [(m, K.energy_key(m)) for m in models] or [(None, K.ENERGY_NJ)]
+    grid: dict[str, list[pd.DataFrame]] = {}
+    for ds, rows in ok.groupby("dataset", sort=False):
+        has_fid = ~np.isnan(_stat(rows, K.FID))
+        usable = [rows[has_fid & (np.nan_to_num(_stat(rows, key)) > 0)] for _, key in panels]
+        for (model, _), use in zip(panels, usable, strict=True):
+            dropped = sorted(set(rows["label"]) - set(use["label"]))
+            if dropped:
+                log.info("fid_vs_energy %s (%s): no FID or energy for %s", ds,
+                         model or "recorded energy", ", ".join(dropped))
+        if any(len(u) for u in usable):
+            grid[str(ds)] = usable
+    if not grid:
         log.info("fid_vs_energy: no row with both FID and energy; no figure")
         return None
-    notes = dataset_notes(F.cells(records))
-    fig = _figure(figsize=(5.6 * len(by_ds), 4.6))
-    axes = fig.subplots(1, len(by_ds), squeeze=False)
+    fig = _figure(figsize=(5.0 * len(panels) + 0.6, 4.4 * len(grid) + 0.4))
+    axes = fig.subplots(len(grid), len(panels), squeeze=False)
     backends_seen: list[str] = []
-    for ax, (ds, rows) in zip(axes[0], by_ds.items(), strict=True):
-        xs, ys = _stat(rows, K.ENERGY_NJ), _stat(rows, K.FID)
-        for backend, x, y, xerr, yerr in zip(rows["backend"], xs, ys, _err(rows, K.ENERGY_NJ),
-                                             _err(rows, K.FID), strict=True):
-            marker, colour = _style(backend)
-            if backend not in backends_seen:
-                backends_seen.append(backend)
-            ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt=marker, color=colour, markersize=6,
-                        capsize=2, elinewidth=0.8)
-        front = pareto_front(list(zip(xs, ys, strict=True)))
-        ax.plot([xs[i] for i in front], [ys[i] for i in front], linestyle="--", color="0.5",
-                linewidth=1, drawstyle="steps-post", zorder=0)
-        ax.scatter([xs[i] for i in front], [ys[i] for i in front], s=140, facecolors="none",
-                   edgecolors="0.4", linewidths=1, zorder=0)
-        ax.set_xscale("log")
-        _plain_log_ticks(ax)
+    drawn: list[tuple[Axes, pd.DataFrame, str]] = []
+    for axes_row, (ds, usable) in zip(axes, grid.items(), strict=True):
         note = notes.get(ds)
-        model = note.energy_models[0] if note and len(note.energy_models) == 1 else "energy model"
-        extractor = (note.feature_extractors[0] if note and len(note.feature_extractors) == 1
-                     else "feature net")
-        ax.set_xlabel(f"Energy per sample (nJ, {model}, log scale)")
-        ax.set_ylabel(f"{K.spec(K.FID).label} ({extractor}){_direction(K.FID)}")
-        ax.set_title(ds)
-        ax.margins(x=0.2, y=0.15)
-        ax.grid(True, which="major", linewidth=0.4, alpha=0.5)
-        floor = note.fid_data_floor[0] if note else None
-        bottom, top = ax.get_ylim()
-        if floor is not None and bottom <= floor <= top:  # drawn only where it does not squash
-            ax.axhline(floor, color="0.6", linestyle=":", linewidth=1)
-            ax.annotate(f"data floor {floor:.2f}", (0.01, floor), xycoords=("axes fraction", "data"),
-                        xytext=(2, 2), textcoords="offset points", fontsize=7, color="0.4")
-            ax.set_ylim(bottom, top)
+        for ax, (model, key), rows in zip(axes_row, panels, usable, strict=True):
+            if model is None:
+                model_text = (note.energy_models[0] if note and len(note.energy_models) == 1
+                              else "energy model")
+                ax.set_title(ds)
+            else:
+                model_text = model
+                ax.set_title(f"{ds} · {model}")
+            if not len(rows):
+                ax.text(0.5, 0.5, f"no record holds the counts\n{model_text} needs:\n"
+                        "re-measure (run --reevaluate)", ha="center", va="center",
+                        transform=ax.transAxes, fontsize=8, color="0.4")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                continue
+            _energy_panel(ax, rows, key, backends_seen)
+            extractor = (note.feature_extractors[0] if note and len(note.feature_extractors) == 1
+                         else "feature net")
+            ax.set_xlabel(f"Energy per sample (nJ, {model_text}, log scale)")
+            ax.set_ylabel(f"{K.spec(K.FID).label} ({extractor}){_direction(K.FID)}")
+            floor = note.fid_data_floor[0] if note else None
+            bottom, top = ax.get_ylim()
+            if floor is not None and bottom <= floor <= top:  # drawn where it does not squash
+                ax.axhline(floor, color="0.6", linestyle=":", linewidth=1)
+                ax.annotate(f"data floor {floor:.2f}", (0.01, floor),
+                            xycoords=("axes fraction", "data"), xytext=(2, 2),
+                            textcoords="offset points", fontsize=7, color="0.4")
+                ax.set_ylim(bottom, top)
+            drawn.append((ax, rows, key))
     ordered = [b for b in F.BACKEND_ORDER if b in backends_seen]
     ordered += sorted(b for b in backends_seen if b not in F.BACKEND_ORDER)
     handles = _legend_handles(ordered)
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
-    for ax, rows in zip(axes[0], by_ds.values(), strict=True):
-        _place_labels(fig, ax, list(zip(_stat(rows, K.ENERGY_NJ), _stat(rows, K.FID),
-                                        rows["label"], strict=True)))
+    fig.tight_layout(rect=(0, 0.07 / len(grid), 1, 1))
+    for ax, rows, key in drawn:
+        _place_labels(fig, ax, list(zip(_stat(rows, key), _stat(rows, K.FID), rows["label"],
+                                        strict=True)))
     return fig
+
+
+def _energy_panel(ax: Axes, rows: pd.DataFrame, key: str, backends_seen: list[str]) -> None:
+    """One FID-energy panel: a point per row (errors: one std), the Pareto front dashed."""
+    xs, ys = _stat(rows, key), _stat(rows, K.FID)
+    for backend, x, y, xerr, yerr in zip(rows["backend"], xs, ys, _err(rows, key),
+                                         _err(rows, K.FID), strict=True):
+        marker, colour = _style(backend)
+        if backend not in backends_seen:
+            backends_seen.append(backend)
+        ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt=marker, color=colour, markersize=6,
+                    capsize=2, elinewidth=0.8)
+    front = pareto_front(list(zip(xs, ys, strict=True)))
+    ax.plot([xs[i] for i in front], [ys[i] for i in front], linestyle="--", color="0.5",
+            linewidth=1, drawstyle="steps-post", zorder=0)
+    ax.scatter([xs[i] for i in front], [ys[i] for i in front], s=140, facecolors="none",
+               edgecolors="0.4", linewidths=1, zorder=0)
+    ax.set_xscale("log")
+    _plain_log_ticks(ax)
+    ax.margins(x=0.2, y=0.15)
+    ax.grid(True, which="major", linewidth=0.4, alpha=0.5)
 
 
 def _direction(key: str) -> str:
@@ -847,8 +886,10 @@ def filter_grid(filters: Any, path: str | Path, *, title: str, ncols: int = 8) -
 # --------------------------------------------------------------------------------------------
 
 
-def write_figures(records: Sequence[Mapping[str, Any]], figures_dir: str | Path) -> list[Path]:
-    """Every records-only figure that has data, into ``figures_dir``.
+def write_figures(records: Sequence[Mapping[str, Any]], figures_dir: str | Path,
+                  energy_models: Sequence[str] = TABLE_ENERGY_MODELS) -> list[Path]:
+    """Every records-only figure that has data, into ``figures_dir``; ``energy_models``: the
+    panels of ``fid_vs_energy``.
 
     Writes ``fid_vs_energy``, ``fid_vs_timesteps``, ``firing_rates``,
     ``class_histograms_<dataset>`` and ``samples_<dataset>`` (each ``.png`` and ``.pdf``) where
@@ -863,7 +904,7 @@ def write_figures(records: Sequence[Mapping[str, Any]], figures_dir: str | Path)
         log.info("write_figures: no records; no figures")
         return []
     figures: dict[str, Figure | None] = {
-        "fid_vs_energy": fid_vs_energy(records),
+        "fid_vs_energy": fid_vs_energy(records, energy_models),
         "fid_vs_timesteps": fid_vs_timesteps(records),
         "firing_rates": firing_rates(records),
         **{f"class_histograms_{ds}": fig for ds, fig in class_histograms(records).items()},

@@ -5,6 +5,9 @@
   seed): identity columns (:data:`ID_COLUMNS`), the measurement settings of ``metric_config``
   (columns ``metric_config.<name>``) and one float column per metric key (``NaN`` where the record
   has ``null``, a non-finite value or no such key).
+* :func:`energy_baselines` matches every row to its ANN baseline row (same family, and latent
+  kind where the suite has a matching ANN), which the energy ratios of :func:`cells` divide by
+  when it is given energy models.
 * :func:`summarize` groups the ok cells by ``(dataset, label)`` and reduces each metric over its
   seeds to ``<key>_mean``, ``<key>_std`` (sample std, ``ddof=1``) and ``<key>_n``, one row per
   group; groups whose every cell failed or was skipped are rows too, with ``n = 0``.
@@ -130,17 +133,24 @@ def _number(value: Any) -> float:
     return x if math.isfinite(x) else math.nan
 
 
-def cells(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+def cells(records: Sequence[Mapping[str, Any]],
+          energy_models: Sequence[str] = ()) -> pd.DataFrame:
     """The tidy frame of ``records``: one row per cell, sorted in table order.
 
     Args:
         records: checked records (see :func:`load_records`).
+        energy_models: energy model names (:func:`benchmarks.metrics.energy.get_energy_model`)
+            whose energy per sample and ratio to the matched ANN row are computed here from each
+            record's ``op_counts`` (columns :func:`~benchmarks.metrics.keys.energy_key` and
+            :func:`~benchmarks.metrics.keys.ratio_key`; ``NaN`` where a record lacks the counts
+            a model needs).
 
     Returns:
         Columns :data:`ID_COLUMNS` (``reason`` is ``""`` for ok cells, else the short error),
         ``metric_config.<field>`` for :data:`CONFIG_FIELDS` (``None`` where not recorded), then
-        one float column per key of :func:`metric_keys`. A failed or skipped cell's metrics are
-        ``NaN`` whatever its record holds: a failure is never a number.
+        one float column per key of :func:`metric_keys`, then two per energy model. A failed or
+        skipped cell's metrics are ``NaN`` whatever its record holds: a failure is never a
+        number.
 
     Raises:
         ValueError: two records for the same (data set, label, seed), records of one label that
@@ -165,15 +175,114 @@ def cells(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
             **{CONFIG_PREFIX + f: config.get(f) for f in CONFIG_FIELDS},
             **{k: _number(metrics.get(k)) for k in keys},
         })
-    columns = [*ID_COLUMNS, *(CONFIG_PREFIX + f for f in CONFIG_FIELDS), *keys]
+    energies = table_energies(records, energy_models)
+    for row, extra in zip(rows, energies, strict=True):
+        row.update(extra)
+    added = [k for model in energy_models for k in (K.energy_key(model), K.ratio_key(model))]
+    columns = [*ID_COLUMNS, *(CONFIG_PREFIX + f for f in CONFIG_FIELDS), *keys, *added]
     frame = pd.DataFrame(rows, columns=columns)
-    frame[keys] = frame[keys].astype(float)
+    frame[keys + added] = frame[keys + added].astype(float)
     frame["seed"] = frame["seed"].astype(int)
     _check_groups(frame)
     order = sorted(range(len(frame)), key=lambda i: (
         row_order(frame.at[i, "dataset"], frame.at[i, "backend"], frame.at[i, "label"]),
         frame.at[i, "seed"]))
     return frame.iloc[order].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Energy at table time, and the ANN row each row's energy ratio divides by
+
+#: The ANN adapters a row's energy is compared with, by (family, latent kind), in order of
+#: preference; ``None`` as the kind: any other kind. The first one the table has an ok row of
+#: is the row's baseline.
+BASELINE_ADAPTERS: dict[tuple[str, str | None], tuple[str, ...]] = {
+    ("vae", "learned-prior"): ("ann-vae-learned-prior", "ann-vae"),
+    ("vae", None): ("ann-vae",),
+    ("gan", None): ("ann-gan",),
+    ("autoencoder", None): ("ann-vae",),
+}
+
+
+def latent_kind(adapter: str, config: Mapping[str, Any] | None) -> str:
+    """What a row's latent (or noise) is drawn from: ``"learned-prior"`` (a prior network over
+    the latent: ``config["prior"] == "learned"`` or an ``*-learned-prior`` adapter),
+    ``"gaussian"`` (``ann-vae-gaussian``) or ``"bernoulli"`` (fixed i.i.d. Bernoulli)."""
+    if (config or {}).get("prior") == "learned" or adapter.endswith("-learned-prior"):
+        return "learned-prior"
+    if adapter.endswith("-gaussian"):
+        return "gaussian"
+    return "bernoulli"
+
+
+def energy_baselines(records: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], str | None]:
+    """The ANN row each ``(dataset, label)`` row's energy ratio divides by (``None``: none).
+
+    Candidates are the ok rows of the same data set whose adapter is one of
+    :data:`BASELINE_ADAPTERS` for the row's family and latent kind (:func:`latent_kind`). The
+    first candidate whose label carries the row's own variant suffix wins (``surrogate-vae-l128``
+    -> ``ann-vae-l128``), else the first whose label is its adapter's name, in preference order;
+    an ANN row can be its own baseline (ratio 1).
+    """
+    rows: dict[tuple[str, str], tuple[str, str, str]] = {}
+    ann_ok: dict[str, dict[str, set[str]]] = {}
+    for r in records:
+        ds, label, adapter = r["dataset"]["name"], r["adapter"]["label"], r["adapter"]["name"]
+        family = str(r["adapter"].get("family") or "")
+        rows.setdefault((ds, label), (adapter, family,
+                                      latent_kind(adapter, r["adapter"].get("config"))))
+        if r["status"] == "ok" and r["adapter"].get("backend") == "ann":
+            ann_ok.setdefault(ds, {}).setdefault(adapter, set()).add(label)
+    out: dict[tuple[str, str], str | None] = {}
+    for (ds, label), (adapter, family, kind) in rows.items():
+        names = BASELINE_ADAPTERS.get((family, kind)) or BASELINE_ADAPTERS.get((family, None), ())
+        present = ann_ok.get(ds, {})
+        suffix = label[len(adapter):] if label.startswith(adapter) else ""
+        wanted = [(n, n + suffix) for n in names if suffix] + [(n, n) for n in names]
+        out[(ds, label)] = next((want for name, want in wanted
+                                 if want in present.get(name, set())), None)
+    return out
+
+
+def table_energies(records: Sequence[Mapping[str, Any]],
+                   energy_models: Sequence[str]) -> list[dict[str, float]]:
+    """Per record, in order: ``{energy_key(m): nJ, ratio_key(m): ratio}`` for every model ``m``.
+
+    The energy comes from the record's ``op_counts``; the ratio divides it by the mean energy of
+    the ok cells of its matched ANN row (:func:`energy_baselines`) on the same data set. ``NaN``
+    where the record is not ok, lacks the counts the model needs, or has no baseline.
+
+    Raises:
+        ValueError: an unknown energy model name (listing the known ones).
+    """
+    from benchmarks.metrics.energy import energy_ratio, get_energy_model, record_energy_nj
+
+    if not energy_models:
+        return [{} for _ in records]
+    models = {name: get_energy_model(name) for name in energy_models}
+    energy: list[dict[str, float | None]] = [
+        {name: record_energy_nj(r, model) if r["status"] == "ok" else None
+         for name, model in models.items()} for r in records]
+    by_row: dict[tuple[str, str, str], list[float]] = {}
+    for r, values in zip(records, energy, strict=True):
+        for name, value in values.items():
+            if value is not None:
+                key = (r["dataset"]["name"], r["adapter"]["label"], name)
+                by_row.setdefault(key, []).append(value)
+    baselines = energy_baselines(records)
+    out = []
+    for r, values in zip(records, energy, strict=True):
+        ds = r["dataset"]["name"]
+        base = baselines.get((ds, r["adapter"]["label"]))
+        row: dict[str, float] = {}
+        for name, value in values.items():
+            base_values = by_row.get((ds, base, name), []) if base is not None else []
+            base_mean = math.fsum(base_values) / len(base_values) if base_values else None
+            ratio = energy_ratio(value, base_mean)
+            row[K.energy_key(name)] = _number(value)
+            row[K.ratio_key(name)] = _number(ratio)
+        out.append(row)
+    return out
 
 
 def _check_groups(frame: pd.DataFrame) -> None:
@@ -250,11 +359,13 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
                    for key in keys for stat in ("mean", "std", "n")}
         return out.assign(**columns)
     stats = ok.groupby(by, sort=False)[keys].agg([mean, std, "count"]).reindex(ids.index)
+    columns = {}
     for key in keys:
-        out[f"{key}_mean"] = stats[(key, "mean")].to_numpy(dtype=float)
-        out[f"{key}_std"] = stats[(key, "std")].to_numpy(dtype=float)
-        out[f"{key}_n"] = stats[(key, "count")].fillna(0).to_numpy(dtype=int)
-    return out
+        columns[f"{key}_mean"] = stats[(key, "mean")].to_numpy(dtype=float)
+        columns[f"{key}_std"] = stats[(key, "std")].to_numpy(dtype=float)
+        columns[f"{key}_n"] = stats[(key, "count")].fillna(0).to_numpy(dtype=int)
+    # one concat, not a column at a time (pandas warns of a fragmented frame beyond ~100)
+    return pd.concat([out, pd.DataFrame(columns, index=out.index)], axis=1)
 
 
 def value(row: Mapping[str, Any], key: str, stat: str = "mean") -> float | None:

@@ -15,7 +15,8 @@ A suite is a TOML file in ``benchmarks/suites/`` (or any path)::
 
     [[entry]]
     label = "surrogate-vae-T8"   # row name; unique in the suite; defaults to the adapter name
-    adapter = "surrogate-vae"    # a registered adapter
+    adapter = "surrogate-vae"    # a registered adapter (built-in or plugin: python -m benchmarks
+                                 # list), or a class on the import path: "package.module:Class"
     config = { timesteps = 8 }   # checked against the adapter's Config when the cell runs
     cpus = 1                     # resources of one cell (the Ray executor asks for them)
     gpus = 0
@@ -122,12 +123,39 @@ def _seeds(path: Path, where: str, seeds: Any) -> tuple[int, ...]:
     return tuple(seeds)
 
 
+def _resolve_adapter(path: Path, i: int, name: Any) -> str:
+    """Check entry ``i``'s adapter: a built-in or plugin name, or a ``"package.module:Class"``
+    target (imported now, so a broken plugin stops the run before any cell). Returns the entry's
+    default label: the name, or a target's class ``name``.
+
+    Raises:
+        ValueError: an unknown name (with the registered ones), or a plugin/target that fails to
+            import or is not an adapter class (naming its distribution and entry point).
+    """
+    if isinstance(name, str) and name in adapters.ADAPTERS:
+        return name
+    try:
+        cls = adapters.get_adapter_class(name) if isinstance(name, str) else None
+    except adapters.PluginError as err:
+        raise _fail(path, f"entry #{i + 1}: {err}") from None
+    except ValueError:
+        cls = None
+    if cls is None:
+        known = adapters.available()
+        close = difflib.get_close_matches(str(name), known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise _fail(path, f"entry #{i + 1}: unknown adapter {name!r}{hint}; "
+                          f"registered: {known}, or a class as 'package.module:Class'")
+    return name if name in adapters.plugins() else str(getattr(cls, "name", name))
+
+
 def load_suite(name_or_path: str | Path) -> Suite:
     """Read and validate a suite file.
 
     Raises:
         ValueError: unknown suite, TOML syntax error, unknown keys, unknown adapters or data sets,
-            duplicate labels, bad numbers — each naming the file and what is allowed.
+            a plugin adapter that fails to import or is no adapter class, duplicate labels, bad
+            numbers — each naming the file and what is allowed.
     """
     path = suite_path(name_or_path)
     try:
@@ -163,14 +191,12 @@ def load_suite(name_or_path: str | Path) -> Suite:
     for i, item in enumerate(raw_entries):
         _unknown_keys(path, f"entry #{i + 1}", item, _ENTRY_KEYS)
         name = item.get("adapter")
-        if name not in adapters.ADAPTERS:
-            close = difflib.get_close_matches(str(name), adapters.ADAPTERS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise _fail(path, f"entry #{i + 1}: unknown adapter {name!r}{hint}; "
-                              f"registered: {adapters.available()}")
-        label = item.get("label", name)
+        default_label = _resolve_adapter(path, i, name)
+        label = item.get("label", default_label)
         if not isinstance(label, str) or not _LABEL.match(label):
-            raise _fail(path, f"entry #{i + 1}: label {label!r} must match {_LABEL.pattern}")
+            given = "" if "label" in item else f" (the default for adapter {name!r}; set label)"
+            raise _fail(path, f"entry #{i + 1}: label {label!r}{given} must match "
+                              f"{_LABEL.pattern}")
         config = item.get("config", {})
         if not isinstance(config, dict):
             raise _fail(path, f"entry {label!r}: config must be a table")
@@ -214,6 +240,8 @@ def validate_entries(suite: Suite) -> None:
     for entry in suite.entries:
         try:
             cls = adapters.get_adapter_class(entry.adapter)
+        except adapters.PluginError as err:
+            raise _fail(Path(suite.path), f"entry {entry.label!r}: {err}") from None
         except ImportError:
             continue
         try:

@@ -12,6 +12,13 @@ better".
 A failed or skipped record never enters a mean; a row whose every record failed shows as
 ``failed: <reason>`` (never as a number). The same records give byte-identical files.
 
+Energy columns are computed here, from each record's ``op_counts``, under the energy models asked
+for (:data:`benchmarks.metrics.energy.TABLE_ENERGY_MODELS` unless told otherwise: ``tables
+--energy-model NAME ...``), each with its ratio to the row's matched ANN row
+(:func:`benchmarks.frame.energy_baselines`), which the caption names. A record made before the
+counts a model needs shows ``—`` there, never 0. With no energy model (``energy_models=()``) the
+tables show the energy metrics the records hold.
+
 Where the rows carry FID in both feature spaces (``fid`` and ``fid_ae``), each data set's caption
 states how alike the two rankings of its rows are (Spearman's rho, Kendall's tau-b:
 :func:`benchmarks.frame.rank_agreement`), and a row whose rank moves by more than
@@ -25,7 +32,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +42,7 @@ from adapters.io import atomic_write_text
 from benchmarks import frame as F
 from benchmarks.frame import load_records
 from benchmarks.metrics import keys as K
+from benchmarks.metrics.energy import TABLE_ENERGY_MODELS, get_energy_model, short_name
 
 __all__ = ["AGREEMENT_KEYS", "BACKEND_TITLES", "MOVED_MARK", "RANK_SHIFT", "Table",
            "build_tables", "dataset_notes", "energy_unit", "fid_agreement", "load_records",
@@ -167,6 +175,9 @@ class Table:
         notes: the caption sentences (plain text, unescaped).
         agreement: how alike the rows' rankings by the two :data:`AGREEMENT_KEYS` are
             (:func:`fid_agreement`); ``None`` where fewer than three rows have both.
+        energy_models: the energy models of the energy columns, computed at table time (empty:
+            the records' own energy metrics).
+        baselines: each row label's matched ANN row (``None``: none), for the energy ratios.
     """
 
     dataset: str
@@ -179,6 +190,8 @@ class Table:
     energy_unit: str
     notes: tuple[str, ...]
     agreement: F.RankAgreement | None = None
+    energy_models: tuple[str, ...] = ()
+    baselines: Mapping[str, str | None] = field(default_factory=dict)
 
     def name(self, i: int) -> str:
         """Row ``i``'s name (its label), followed by :data:`MOVED_MARK` where its rank moves."""
@@ -226,25 +239,41 @@ def _format_column(spec: K.MetricSpec, rows: pd.DataFrame, scale: float) -> tupl
     return means, stds, best
 
 
+def is_energy_key(key: str) -> bool:
+    """Whether ``key`` is an energy-per-sample column (the record's, or a table-time model's)."""
+    return key == K.ENERGY_NJ or key.startswith(K.ENERGY_NJ + "[")
+
+
 def build_table(rows: pd.DataFrame, cells: pd.DataFrame,
-                notes: DatasetNotes | None = None) -> Table:
-    """Format one data set's summary ``rows`` (their failures are looked up in ``cells``)."""
+                notes: DatasetNotes | None = None, *, energy_models: Sequence[str] = (),
+                baselines: Mapping[tuple[str, str], str | None] | None = None) -> Table:
+    """Format one data set's summary ``rows`` (their failures are looked up in ``cells``).
+
+    ``energy_models``: the table-time energy models whose columns ``rows`` carry
+    (:func:`benchmarks.frame.cells`); ``baselines``: :func:`benchmarks.frame.energy_baselines`.
+    """
     datasets = sorted(set(rows["dataset"]))
     if len(datasets) > 1:
         raise ValueError(f"build_table takes one data set's rows, got data sets {datasets}")
     rows = rows.reset_index(drop=True)
     ok = rows[rows["status"] == "ok"]
-    unit, scale = energy_unit(F.value(r, K.ENERGY_NJ) for _, r in ok.iterrows())
-    columns = K.table_columns()
+    columns = K.table_columns(tuple(energy_models))
+    scales = {spec.key: energy_unit(F.value(r, spec.key) for _, r in ok.iterrows())
+              for spec in columns if is_energy_key(spec.key)}
     means, stds, best = {}, {}, {}
     for spec in columns:
         means[spec.key], stds[spec.key], best[spec.key] = _format_column(
-            spec, rows, scale if spec.key == K.ENERGY_NJ else 1.0)
-    units = {spec.key: unit if spec.key == K.ENERGY_NJ else spec.unit for spec in columns}
-    table = Table(dataset=datasets[0] if datasets else "", rows=rows, columns=columns,
+            spec, rows, scales[spec.key][1] if spec.key in scales else 1.0)
+    units = {spec.key: scales[spec.key][0] if spec.key in scales else spec.unit
+             for spec in columns}
+    dataset = datasets[0] if datasets else ""
+    table = Table(dataset=dataset, rows=rows, columns=columns,
                   units=units, means=pd.DataFrame(means), stds=pd.DataFrame(stds),
-                  best=pd.DataFrame(best), energy_unit=unit, notes=(),
-                  agreement=fid_agreement(rows))
+                  best=pd.DataFrame(best),
+                  energy_unit=next(iter(scales.values()), ("nJ", 1.0))[0], notes=(),
+                  agreement=fid_agreement(rows), energy_models=tuple(energy_models),
+                  baselines={label: (baselines or {}).get((dataset, label))
+                             for label in rows["label"]})
     return replace(table, notes=tuple(_notes_sentences(table, cells, notes)))
 
 
@@ -286,6 +315,28 @@ def _agreement_sentences(agreement: F.RankAgreement | None) -> list[str]:
     return out
 
 
+def _energy_sentences(table: Table) -> list[str]:
+    """What the table-time energy columns hold: each model, the matched ANN rows, and why a
+    value may be missing."""
+    models = "; ".join(f"{name}: {get_energy_model(name).describe()}"
+                       for name in table.energy_models)
+    out = [f"Energy per sample computed from the records' operation counts under each model "
+           f"({models})."]
+    pairs = [f"{label} vs {base}" for label, base in table.baselines.items()
+             if base is not None and base != label]
+    none = [label for label, base in table.baselines.items() if base is None]
+    text = ("Energy ratios divide by the mean energy of the matched ANN row (same family, and "
+            "latent kind where the suite has one)")
+    text += (": " + ", ".join(pairs) if pairs else "") + "; an ANN row matched to itself is 1."
+    if none:
+        text += f" No ANN row to compare with: {', '.join(none)}."
+    out.append(text)
+    out.append(f"{NOT_APPLICABLE} in an energy column: the records lack the counts that model "
+               f"needs (made before they were measured; `python -m benchmarks run --suite "
+               f"SUITE --reevaluate` re-measures them from the saved models).")
+    return out
+
+
 def _failure_text(row: Mapping[str, Any]) -> str:
     """``"<status>: <first non-ok seed's reason>"`` of a row with no ok seed."""
     return f"{row['status']}: {row['error'].partition(': ')[2]}"
@@ -316,10 +367,13 @@ def _notes_sentences(table: Table, cells: pd.DataFrame, n: DatasetNotes | None) 
                    f"{_fmt_set(n.n_samples)} generated samples vs the test split.")
         out.append(f"Scale anchors: FID data floor (train vs test) {_anchor(n.fid_data_floor)}, "
                    f"noise ceiling (Bernoulli noise vs test) {_anchor(n.fid_noise_ceiling)}.")
-        desc = f" ({_fmt_set(n.energy_model_descs)})" if n.energy_model_descs else ""
-        out.append(f"Energy model {_fmt_set(n.energy_models)}{desc}; energy per sample in "
-                   f"{table.energy_unit}; energy ratio relative to the ANN baseline of the same "
-                   f"family.")
+        if table.energy_models:
+            out += _energy_sentences(table)
+        else:
+            desc = f" ({_fmt_set(n.energy_model_descs)})" if n.energy_model_descs else ""
+            out.append(f"Energy model {_fmt_set(n.energy_models)}{desc}; energy per sample in "
+                       f"{table.energy_unit}; energy ratio relative to the ANN baseline of the "
+                       f"same family.")
     out.append("Mean ± sample std over seeds (no ± where every seed gave the same value); "
                "n = ok seeds (of all recorded); failed seeds are not in the means. ↓ lower is "
                "better, ↑ higher is better; best in bold (not for the operation counts, whose "
@@ -334,13 +388,28 @@ def _notes_sentences(table: Table, cells: pd.DataFrame, n: DatasetNotes | None) 
     return out
 
 
-def build_tables(records: Sequence[Mapping[str, Any]]) -> list[Table]:
+def build_tables(records: Sequence[Mapping[str, Any]],
+                 energy_models: Sequence[str] = TABLE_ENERGY_MODELS) -> list[Table]:
     """One :class:`Table` per data set, in ``DATASET_ORDER`` (their rows, stacked, are the
-    whole :func:`benchmarks.frame.summarize` frame)."""
-    cells = F.cells(records)
+    whole :func:`benchmarks.frame.summarize` frame).
+
+    Args:
+        records: checked records of one suite.
+        energy_models: energy models whose energy and ratio columns are computed from the
+            records' ``op_counts``; empty: the records' own energy metrics.
+
+    Raises:
+        ValueError: an unknown energy model name (listing the known ones).
+    """
+    energy_models = tuple(energy_models)
+    for name in energy_models:
+        get_energy_model(name)  # an unknown name fails here, before any work
+    cells = F.cells(records, energy_models)
     summary = F.summarize(cells)
     notes = dataset_notes(cells)
-    return [build_table(rows, cells, notes.get(str(ds)))
+    baselines = F.energy_baselines(records) if energy_models else {}
+    return [build_table(rows, cells, notes.get(str(ds)), energy_models=energy_models,
+                        baselines=baselines)
             for ds, rows in summary.groupby("dataset", sort=False)]
 
 
@@ -412,6 +481,14 @@ def tex_escape(text: str) -> str:
     return "".join(out)
 
 
+def _energy_model_of(key: str) -> str | None:
+    """The table-time energy model of an energy or ratio column key, else ``None``."""
+    for base in (K.ENERGY_NJ, K.ENERGY_RATIO):
+        if key.startswith(base + "[") and key.endswith("]"):
+            return key[len(base) + 1:-1]
+    return None
+
+
 def _overhang(text: str) -> str:
     """``text`` left-aligned in its cell and running on over the empty cells to its right: a
     title or failure row keeps the table's column count (``Styler`` writes every cell)."""
@@ -424,6 +501,8 @@ def _tex_cell(table: Table, i: int, key: str) -> str:
     spaces: with both FIDs and the coverage columns a full-size ``mean ± std`` in every column
     made the table wider than a landscape page."""
     mean, std = table.means.at[i, key], table.stds.at[i, key]
+    if _energy_model_of(key) is not None:
+        std = ""  # several models side by side: the std is in the Markdown and CSV
     text = rf"\textbf{{{tex_escape(mean)}}}" if table.best.at[i, key] else tex_escape(mean)
     return text + (rf"\,{{\tiny$\pm$\,{tex_escape(std)}}}" if std else "")
 
@@ -448,6 +527,9 @@ def _latex_frame(table: Table) -> pd.DataFrame:
     for spec in table.columns:
         unit = table.units[spec.key]
         top, name = _head(spec.label.removesuffix("/sample"))  # "per sample": caption
+        model = _energy_model_of(spec.key)
+        if model is not None:  # the model's short name over "Energy" / "vs ANN" (caption: all)
+            top, name = short_name(model), ("Energy" if is_energy_key(spec.key) else "vs ANN")
         columns.append((tex_escape(top), tex_escape(name),
                         " ".join(x for x in (f"({tex_escape(unit)})" if unit else "",
                                              tex_escape(_arrow(spec.higher_is_better).strip()))
@@ -484,6 +566,10 @@ def render_latex(tables: Sequence[Table], title: str) -> str:
         cells = _latex_frame(table)
         caption = f"{table.dataset}: " + " ".join(table.notes) + \
             " Spikes, SynOps, MACs and energy are per generated sample."
+        if table.energy_models:
+            caption += " Energy columns: " + ", ".join(
+                f"{short_name(m)} = {m}" for m in table.energy_models) + \
+                " (± std in the Markdown and CSV tables)."
         styler = cells.style.hide(axis="index")
         styler.set_table_styles([{"selector": "scriptsize", "props": ":;"},
                                  {"selector": "setlength", "props": r":{\tabcolsep}{2pt};"}])
@@ -513,12 +599,14 @@ def render_csv(summary: pd.DataFrame) -> str:
 # Writing
 
 
-def write_tables(records: Sequence[Mapping[str, Any]], out_dir: str | Path) -> list[Path]:
+def write_tables(records: Sequence[Mapping[str, Any]], out_dir: str | Path,
+                 energy_models: Sequence[str] = TABLE_ENERGY_MODELS) -> list[Path]:
     """Write ``summary.md``, ``summary.tex`` and ``summary.csv`` into ``out_dir``.
 
     Args:
         records: checked records (see :func:`load_records`), of one suite.
         out_dir: the suite's ``tables`` folder (created if missing).
+        energy_models: the energy models of the energy columns (see :func:`build_tables`).
 
     Returns:
         The three paths written.
@@ -529,7 +617,7 @@ def write_tables(records: Sequence[Mapping[str, Any]], out_dir: str | Path) -> l
     if not records:
         raise ValueError("write_tables needs at least one record, got none")
     out = Path(out_dir)
-    tables = build_tables(records)
+    tables = build_tables(records, energy_models)
     summary = pd.concat([t.rows for t in tables], ignore_index=True)
     suites = sorted({str(r["suite"]) for r in records})
     title = f"SpikeGenBench results: suite {', '.join(suites)}"

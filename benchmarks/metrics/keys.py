@@ -240,10 +240,46 @@ def spec(key: str) -> MetricSpec:
         raise ValueError(f"unknown metric {key!r}; known metrics: {sorted(METRICS)}") from None
 
 
-def table_columns() -> tuple[MetricSpec, ...]:
-    """The summary tables' metric columns, in their :attr:`MetricSpec.column` order."""
-    return tuple(sorted((m for m in METRICS.values() if m.column is not None),
-                        key=lambda m: m.column if m.column is not None else 0))
+def energy_key(model: str) -> str:
+    """The column of energy per sample under energy model ``model``, computed at table time from
+    the records' ``op_counts`` (e.g. ``energy_nj_per_sample[memory-aware]``)."""
+    return f"{ENERGY_NJ}[{model}]"
+
+
+def ratio_key(model: str) -> str:
+    """The column of the energy ratio to the matched ANN row under energy model ``model``."""
+    return f"{ENERGY_RATIO}[{model}]"
+
+
+def energy_specs(model: str) -> tuple[MetricSpec, MetricSpec]:
+    """The specs of :func:`energy_key` and :func:`ratio_key` of ``model``: formatted and ranked
+    as :data:`ENERGY_NJ` and :data:`ENERGY_RATIO`, labelled with the model, never checked (the
+    check compares the records' own energy metrics)."""
+    energy, ratio = METRICS[ENERGY_NJ], METRICS[ENERGY_RATIO]
+    return (MetricSpec(energy_key(model), False, f"Energy/sample {model}", energy.unit,
+                       f"energy per sample under {model}", fmt=energy.fmt),
+            MetricSpec(ratio_key(model), False, f"Energy vs ANN {model}", ratio.unit,
+                       f"ratio to the matched ANN row under {model}", fmt=ratio.fmt))
+
+
+def table_columns(energy_models: tuple[str, ...] | list[str] | None = None,
+                  ) -> tuple[MetricSpec, ...]:
+    """The summary tables' metric columns, in their :attr:`MetricSpec.column` order.
+
+    With ``energy_models``, the energy and ratio columns are replaced by a pair per model
+    (:func:`energy_specs`), in the order given.
+    """
+    columns = sorted((m for m in METRICS.values() if m.column is not None),
+                     key=lambda m: m.column if m.column is not None else 0)
+    if not energy_models:
+        return tuple(columns)
+    out: list[MetricSpec] = []
+    for m in columns:
+        if m.key == ENERGY_NJ:
+            out += [spec for model in energy_models for spec in energy_specs(model)]
+        elif m.key != ENERGY_RATIO:
+            out.append(m)
+    return tuple(out)
 
 
 def checked() -> tuple[str, ...]:

@@ -44,7 +44,7 @@ def _points(ax):
 
 
 def test_fid_vs_energy_plots_each_rows_means_and_stds(records):
-    fig = figures.fid_vs_energy(records)
+    fig = figures.fid_vs_energy(records, energy_models=())  # the records' own energy
     mnist, fashion = fig.axes
     assert (mnist.get_title(), fashion.get_title()) == ("mnist", "fashion-mnist")
     # ok rows in table order: ann-vae, surrogate-gan-T8, surrogate-vae-T4, surrogate-vae-T8
@@ -62,6 +62,34 @@ def test_fid_vs_energy_plots_each_rows_means_and_stds(records):
     labels = {t.get_text() for t in mnist.texts}
     assert {"ann-vae", "surrogate-gan-T8", "surrogate-vae-T4", "surrogate-vae-T8"} <= labels
     assert "lower is better" in mnist.get_ylabel() and "horowitz-45nm@1" in mnist.get_xlabel()
+
+
+def test_fid_vs_energy_has_a_panel_per_model_with_its_pareto_front(records):
+    """Small multiples: a row per data set, a panel per energy model. fp32-compute from the
+    records' op counts is the recorded energy (same equation, same constants); int8-compute
+    charges 0.23 pJ per MAC and 0.03 pJ per accumulate; memory-aware needs per-layer counts the
+    fixture records predate, so its panels say so instead of plotting zeros."""
+    recorded = figures.fid_vs_energy(records, energy_models=())
+    fig = figures.fid_vs_energy(records, energy_models=("fp32-compute", "int8-compute",
+                                                        "memory-aware"))
+    assert len(fig.axes) == 2 * 3
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["mnist · fp32-compute", "mnist · int8-compute", "mnist · memory-aware",
+                      "fashion-mnist · fp32-compute", "fashion-mnist · int8-compute",
+                      "fashion-mnist · memory-aware"]
+    fp32, int8, memory = fig.axes[:3]
+    assert _points(fp32) == [pytest.approx(p) for p in _points(recorded.axes[0])]
+    # ann-vae: 321,600 MACs x 0.23 pJ = 73,968 pJ = 73.968 nJ on every seed
+    assert _points(int8)[0][:2] == (pytest.approx(73.968), pytest.approx(12.0))
+    assert "fp32-compute" in fp32.get_xlabel() and "int8-compute" in int8.get_xlabel()
+    for ax in (fp32, int8):  # a Pareto front in each panel
+        assert any(line.get_linestyle() == "--" for line in ax.get_lines())
+    assert not memory.containers and "re-measure" in memory.texts[0].get_text()
+
+
+def test_fid_vs_energy_rejects_an_unknown_model(records):
+    with pytest.raises(ValueError, match=r"unknown energy model 'fp64'.*known: \['fp32-compute'"):
+        figures.fid_vs_energy(records, energy_models=("fp64",))
 
 
 def test_fid_vs_energy_without_numbers_draws_nothing(records):

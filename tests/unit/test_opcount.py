@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
@@ -131,3 +133,136 @@ def test_bad_arguments_are_rejected():
     with pytest.raises(ValueError, match="n_samples must be >= 1"):
         OpCounter().counts(n_samples=0, timesteps=1)
     assert is_binary(torch.tensor([0.0, 1.0])) and not is_binary(torch.tensor([0.5]))
+
+
+# -- the newer counts (issue 21): hand-counted toy networks (tests/toynets.py) -----------------
+
+
+def test_spiking_mlp_counts_every_kind_of_operation_by_hand():
+    from tests.toynets import spiking_mlp
+
+    c = spiking_mlp()
+    # the first counts, as before: the source train is among spikes and neuron updates
+    assert (c.spikes, c.neuron_updates, c.macs, c.synaptic_ops) == (8, 14, 12, 6)
+    assert c.firing_rate == 8 / 14
+    # MACs dense and effective; the spike-fed layer's dense count too
+    assert (c.dense_macs, c.effective_macs) == (12 + 12, 6)
+    # sources apart from the neurons that integrate
+    assert (c.source_spikes, c.source_updates) == (3, 4)
+    assert (c.neuron_spikes, c.membrane_updates) == (2 + 3, 4 + 6)
+    # parameters and memory accesses
+    assert c.params == (3 * 2 + 2) + 2 * 3
+    assert c.weight_reads == 12 + 6
+    assert c.membrane_reads == c.membrane_writes == 10
+    assert c.activation_reads == 6 + 2  # fc1's inputs, fc2's input spikes
+    assert c.activation_writes == 4 + 5  # fc1's outputs, the neurons' spikes
+    layers = c.layers
+    assert list(layers) == ["noise", "fc1", "lif", "fc2", "if"]
+    assert layers["noise"] == {"kind": "source", "neurons": 2, "updates": 4, "spikes": 3,
+                               "leaky": None}
+    assert layers["lif"] == {"kind": "neuron", "neurons": 2, "updates": 4, "spikes": 2,
+                             "leaky": True}
+    assert layers["if"] == {"kind": "neuron", "neurons": 3, "updates": 6, "spikes": 3,
+                            "leaky": False}
+    assert layers["fc1"] == {"kind": "synapse", "type": "Linear", "params": 8, "in_size": 3,
+                             "out_size": 2, "dense_macs": 12, "macs": 12, "effective_macs": 6,
+                             "synaptic_ops": 0, "mac_inputs": 6, "mac_nonzero_inputs": 3,
+                             "mac_outputs": 4, "spike_inputs": 0}
+    assert layers["fc2"] == {"kind": "synapse", "type": "Linear", "params": 6, "in_size": 2,
+                             "out_size": 3, "dense_macs": 12, "macs": 0, "effective_macs": 0,
+                             "synaptic_ops": 6, "mac_inputs": 0, "mac_nonzero_inputs": 0,
+                             "mac_outputs": 0, "spike_inputs": 2}
+
+
+def test_conv_pool_upsample_transposed_counts_by_hand():
+    from tests.toynets import conv_net
+
+    c = conv_net()
+    assert (c.macs, c.dense_macs, c.effective_macs, c.synaptic_ops) == (328, 328, 8 + 32, 0)
+    assert (c.params, c.weight_reads) == (20 + 9, 328)
+    assert (c.activation_reads, c.activation_writes) == (16 + 32, 32 + 64)
+    assert (c.spikes, c.membrane_updates, c.source_spikes) == (0, 0, 0)
+    conv, up = c.layers["0"], c.layers["4"]  # pooling and upsampling have no entry
+    assert list(c.layers) == ["0", "4"]
+    assert (conv["type"], conv["params"], conv["in_size"], conv["out_size"]) == (
+        "Conv2d", 20, 16, 32)
+    assert (conv["dense_macs"], conv["effective_macs"], conv["mac_nonzero_inputs"]) == (200, 8, 1)
+    assert (up["type"], up["params"], up["in_size"], up["out_size"]) == (
+        "ConvTranspose2d", 9, 32, 64)
+    assert (up["dense_macs"], up["effective_macs"], up["mac_nonzero_inputs"]) == (128, 32, 8)
+
+
+def test_counts_are_per_sample_and_sizes_per_example():
+    layer = nn.Linear(4, 3)
+    counter = OpCounter().watch_synapses(layer)
+    with counter:
+        layer(torch.tensor([[1.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0]]))  # 3 spikes, 2 samples
+        layer(torch.tensor([[0.5, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]))  # real: 2 x 12 MACs
+    c = counter.counts(n_samples=2, timesteps=2)
+    assert (c.synaptic_ops, c.macs, c.effective_macs, c.dense_macs) == (4.5, 12, 1.5, 24)
+    entry = c.layers["Linear"]  # watched as the module itself (named ""): its class name
+    assert (entry["in_size"], entry["out_size"], entry["params"]) == (4, 3, 15)
+    assert (entry["spike_inputs"], entry["mac_inputs"], entry["mac_outputs"]) == (1.5, 4, 3)
+
+
+def test_ops_added_without_a_layer_leave_the_newer_counts_unmeasured():
+    layer = nn.Linear(2, 2)
+    counter = OpCounter().watch_synapses(layer)
+    with counter:
+        layer(torch.full((1, 2), 0.5))
+    counter.add_synaptic_ops(10)  # no layer to attribute it to
+    c = counter.counts(n_samples=1, timesteps=1)
+    assert (c.macs, c.synaptic_ops) == (4, 10)
+    assert c.dense_macs is None and c.layers is None and c.weight_reads is None
+
+
+def test_a_name_taken_by_another_layer_is_numbered():
+    a, b = nn.Linear(2, 1), nn.Linear(2, 1)
+    counter = OpCounter()
+    counter.add_layer_input(a, torch.full((1, 2), 0.5), name="dec")
+    counter.add_layer_input(b, torch.full((1, 2), 0.5), name="dec")
+    counter.add_layer_input(a, torch.full((1, 2), 0.5), name="dec")
+    assert list(counter.layers) == ["dec", "dec#2"]
+    assert counter.layers["dec"]["macs"] == 4 and counter.layers["dec#2"]["macs"] == 2
+
+
+def test_leaks_reads_beta():
+    from adapters.opcount import leaks
+    from tests.toynets import Neuron
+
+    assert leaks(Neuron(0.9)) is True and leaks(Neuron(1.0)) is False
+    assert leaks(nn.ReLU()) is None
+
+
+def test_merged_step_counters_and_merge_counts_add_up():
+    from adapters.opcount import merge_counts
+
+    layer = nn.Linear(2, 3)
+    steps = [OpCounter(), OpCounter()]
+    steps[0].add_layer_input(layer, torch.tensor([[1.0, 0.0]]), name="fc")
+    steps[1].add_layer_input(layer, torch.tensor([[1.0, 1.0]]), name="fc")
+    steps[1].add_spikes("out", torch.tensor([[1.0, 0.0, 1.0]]), leaky=False)
+    merged = OpCounter.merged(steps).counts(n_samples=1, timesteps=2)
+    assert (merged.synaptic_ops, merged.dense_macs, merged.neuron_spikes) == (9, 12, 2)
+    assert merged.layers["fc"]["spike_inputs"] == 3 and merged.layers["out"]["updates"] == 3
+    first = steps[0].counts(n_samples=1, timesteps=1)
+    both = merge_counts(first, steps[1].counts(n_samples=1, timesteps=1))
+    assert (both.synaptic_ops, both.dense_macs, both.params) == (9, 12, 9 + 9)
+    assert both.layers["fc"]["synaptic_ops"] == 9 and both.firing_rate == 2 / 3
+    old = dataclasses.replace(first, dense_macs=None, layers=None)  # a record's older counts
+    assert merge_counts(old, first).dense_macs is None
+    assert merge_counts(old, first).layers is None
+
+
+def test_old_records_load_with_the_newer_counts_unmeasured():
+    from adapters.base import OpCounts
+
+    old = {"timesteps": 1, "spikes": 0.0, "spikes_per_layer": {}, "neurons_per_layer": {},
+           "firing_rate": 0.0, "synaptic_ops": 0.0, "macs": 274432.0, "neuron_updates": 0.0,
+           "n_samples": 10000}
+    counts = OpCounts.from_dict(old)
+    assert counts.effective_macs is None and counts.layers is None and counts.params is None
+    with pytest.raises(ValueError, match=r"unknown OpCounts fields \['flops'\]"):
+        OpCounts.from_dict({**old, "flops": 1.0})
+    with pytest.raises(ValueError, match="OpCounts.effective_macs must be >= 0, got -1"):
+        OpCounts.from_dict({**old, "effective_macs": -1.0})

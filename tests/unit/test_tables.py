@@ -19,7 +19,11 @@ import pytest
 from benchmarks import frame as F
 from benchmarks import tables
 from benchmarks.metrics import keys as K
+from benchmarks.metrics.energy import TABLE_ENERGY_MODELS
 from benchmarks.tables import build_tables, load_records, write_tables
+
+#: The default table's columns: the record metrics, the energy pair per table-time model.
+COLUMNS = K.table_columns(TABLE_ENERGY_MODELS)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "records"
 
@@ -155,7 +159,10 @@ def test_bold_follows_the_direction_in_keys(records):
     assert bold(K.FID) == ["ann-vae"]  # lowest FID
     assert K.spec(K.PRECISION).higher_is_better is True
     assert bold(K.PRECISION) == ["surrogate-vae-T8"]  # highest precision (0.82 > 0.75 > 0.72)
-    assert bold(K.ENERGY_NJ) == ["surrogate-vae-T4"]
+    assert bold(K.energy_key("fp32-compute")) == ["surrogate-vae-T4"]
+    assert K.ENERGY_NJ not in table.best  # replaced by the table-time models' columns
+    legacy = build_tables(records, energy_models=())[0]  # the records' own energy metric
+    assert _bold(legacy, K.ENERGY_NJ) == ["surrogate-vae-T4"]
     assert K.spec(K.TIMESTEPS).higher_is_better is None
     assert bold(K.TIMESTEPS) == []  # no direction, no bold
     assert bold(K.SPIKES) == []  # operation counts are not ranked
@@ -218,7 +225,8 @@ def test_markdown_content(written):
     assert "**skipped**: ImportError" in md
     assert "data floor (train vs test) 0.52" in md and "noise ceiling" in md and "312.40" in md
     assert "classifier-cnn-v1[mnist] (test accuracy 99.20%)" in md
-    assert "horowitz-45nm@1" in md and "Energy/sample (nJ)" in md
+    assert "Energy/sample fp32-compute (nJ) ↓" in md and "Energy/sample memory-aware" in md
+    assert "fp32-compute: 4.6 pJ/MAC (dense), 0.9 pJ/AC (Horowitz, ISSCC 2014" in md
     assert "seed 2 failed (FloatingPointError" in md
     gan_line = next(line for line in md.splitlines() if line.startswith("| surrogate-gan-T8"))
     assert "—" in gan_line  # recon MSE not applicable
@@ -226,7 +234,7 @@ def test_markdown_content(written):
     assert not re.search(r"\d+\.\d+ ±", conv_line)  # a failed cell is never a number
     widths = {len(re.split(r"(?<!\\)\|", line)) for line in md.splitlines()
               if line.startswith("|")}
-    assert widths == {4 + len(K.table_columns()) + 2}  # same cell count on every table line
+    assert widths == {4 + len(COLUMNS) + 2}  # same cell count on every table line
 
 
 def _strip_escaped(line: str) -> str:
@@ -248,7 +256,7 @@ def test_latex_parses(written):
     assert tex.count(r"\toprule") == tex.count(r"\bottomrule") == 2
     assert r"\textbf{12.00}\,{\tiny$\pm$\,2.00}" in tex  # the std a size smaller
     assert r"\caption{" in tex and "classifier-cnn-v1{[}mnist{]}" in tex
-    ncols = 2 + len(K.table_columns())  # Method, n, then the declared metric columns
+    ncols = 2 + len(COLUMNS)  # Method, n, then the declared metric columns
     blocks = re.findall(r"\\begin\{tabular\}\{(\w+)\}(.*?)\\end\{tabular\}", tex, re.S)
     assert len(blocks) == 2
     for spec, content in blocks:
@@ -278,9 +286,12 @@ def test_latex_parses(written):
     # names over two header rows (split after the first word), then a row of units and
     # directions; "per sample" said in the caption
     top, names = mnist.split("\\toprule\n")[1].splitlines()[:2]
-    assert "& Recon. & " in top and "& Energy & " in top and top.endswith("& Classes & Top \\\\")
+    assert "& Recon. & " in top and "& fp32 & fp32 & memory & memory & " in top
+    assert top.endswith("& Classes & Top \\\\")
     assert "Method & $n$ & FID & (AE) & KID & Precision & Recall & MSE & Spikes & SynOps & " \
-           "MACs & Energy & vs ANN & T & time & $\\geq$5 \\% & class \\\\" == names
+           "MACs & Energy & vs ANN & Energy & vs ANN & T & time & $\\geq$5 \\% & class \\\\" \
+           == names
+    assert "Energy columns: fp32 = fp32-compute, memory = memory-aware" in mnist
     assert r"& (nJ) $\downarrow$ &" in mnist and "per generated sample" in mnist
     failed = next(line for line in mnist.splitlines() if line.startswith("conversion-vae-T32"))
     assert r"& \multicolumn{1}{l}{\rlap{\emph{failed: RuntimeError: SNN Toolbox" in failed
@@ -540,3 +551,82 @@ def test_no_agreement_without_fid_ae(written):
     for name in ("summary.md", "summary.tex"):
         text = written[name].read_text(encoding="utf-8")
         assert "Rank agreement" not in text and "†" not in text and "dagger" not in text
+
+
+# -- energy under several models, computed from the records' op counts (issue 21) --------------
+
+
+def _energy_cell(table, label, key):
+    i = next(i for i in table.rows.index if table.rows.at[i, "label"] == label)
+    return table.means.at[i, key]
+
+
+def test_energy_columns_per_model_from_the_op_counts(records):
+    models = ("fp32-compute", "int8-compute", "memory-aware")
+    mnist = build_tables(records, models)[0]
+    keys = [s.key for s in mnist.columns]
+    assert keys[keys.index(K.MACS) + 1:keys.index(K.MACS) + 7] == [
+        K.energy_key("fp32-compute"), K.ratio_key("fp32-compute"),
+        K.energy_key("int8-compute"), K.ratio_key("int8-compute"),
+        K.energy_key("memory-aware"), K.ratio_key("memory-aware")]
+    # ann-vae: 321,600 MACs: 1479.36 nJ in fp32, 73.968 nJ in int8; its own baseline
+    assert _energy_cell(mnist, "ann-vae", K.energy_key("fp32-compute")) == "1479"
+    assert _energy_cell(mnist, "ann-vae", K.energy_key("int8-compute")) == "74.0"
+    assert _energy_cell(mnist, "ann-vae", K.ratio_key("int8-compute")) == "1.00"
+    # the fixture records predate per-layer counts: "—", never 0
+    for label in ("ann-vae", "surrogate-vae-T8"):
+        assert _energy_cell(mnist, label, K.energy_key("memory-aware")) == tables.NOT_APPLICABLE
+        assert _energy_cell(mnist, label, K.ratio_key("memory-aware")) == tables.NOT_APPLICABLE
+
+
+def test_ratio_is_to_the_matched_ann_row_named_in_the_caption(records):
+    """A VAE whose prior is learned is compared with the ANN VAE with a learned prior where the
+    suite has one; the ratio under each model divides by that row's mean energy."""
+    records = copy.deepcopy(records)
+    extra = []
+    for r in records:
+        if r["adapter"]["label"] == "ann-vae" and r["dataset"]["name"] == "mnist":
+            twin = copy.deepcopy(r)
+            twin["adapter"].update(label="ann-vae-learned-prior", name="ann-vae-learned-prior")
+            twin["op_counts"]["macs"] = 2 * r["op_counts"]["macs"]
+            extra.append(twin)
+        if r["adapter"]["label"] == "surrogate-vae-T8":
+            r["adapter"]["config"]["prior"] = "learned"
+    records += extra
+    mnist = build_tables(records, ("int8-compute",))[0]
+    assert mnist.baselines["surrogate-vae-T8"] == "ann-vae-learned-prior"
+    assert mnist.baselines["surrogate-vae-T4"] == "ann-vae"  # its prior is the fixed one
+    cells = F.cells(records, ("int8-compute",))
+    t8 = cells[(cells["label"] == "surrogate-vae-T8") & (cells["dataset"] == "mnist")
+               & (cells["status"] == "ok")]
+    base = 2 * 321600 * 0.23 / 1000
+    for _, cell in t8.iterrows():
+        assert cell[K.ratio_key("int8-compute")] == pytest.approx(
+            cell[K.energy_key("int8-compute")] / base, rel=1e-12)
+    notes = " ".join(mnist.notes)
+    assert "surrogate-vae-T8 vs ann-vae-learned-prior" in notes
+    assert "surrogate-vae-T4 vs ann-vae" in notes and "re-measures them" in notes
+
+
+def test_records_with_the_newer_counts_show_every_model(records, tmp_path):
+    from tests.toynets import spiking_mlp
+
+    records = copy.deepcopy(records)
+    for r in records:
+        if r["status"] == "ok" and r["adapter"]["label"] in ("ann-vae", "surrogate-vae-T4"):
+            r["op_counts"] = spiking_mlp().to_dict()  # as JSON would give it back
+    mnist = build_tables(records, ("memory-aware",))[0]
+    # 759.5 pJ (tests/test_metrics_energy.py), i.e. 0.7595 nJ, stored just below: 0.759
+    assert _energy_cell(mnist, "surrogate-vae-T4", K.energy_key("memory-aware")) == "0.759"
+    assert _energy_cell(mnist, "surrogate-vae-T4", K.ratio_key("memory-aware")) == "1.00"
+    assert _energy_cell(mnist, "surrogate-vae-T8", K.energy_key("memory-aware")) == \
+        tables.NOT_APPLICABLE
+    paths = {p.name: p for p in write_tables(records, tmp_path, ("memory-aware",))}
+    assert "Energy/sample memory-aware (nJ) ↓" in paths["summary.md"].read_text(encoding="utf-8")
+
+
+def test_an_unknown_energy_model_is_rejected_with_the_known_names(records):
+    with pytest.raises(ValueError, match=r"unknown energy model 'fp16-compute'.*did you mean "
+                                         r"'fp32-compute'.*known: \['fp32-compute', "
+                                         r"'int8-compute', 'memory-aware'\]"):
+        build_tables(records, ("fp16-compute",))
