@@ -259,7 +259,7 @@ def isolated_python(backend: str) -> Path | None:
 
 # -- measure and record (main environment) ------------------------------------------------------
 
-def _baseline_energy(suite: Suite, family: str, energy_model: Any) -> float | None:
+def baseline_energy(suite: Suite, family: str, energy_model: Any) -> float | None:
     """Energy per sample of the suite's ANN baseline of ``family`` (see :func:`_baseline_counts`);
     ``None`` where the family has none or the model needs counts the baseline lacks."""
     from benchmarks.metrics.energy import energy_nj
@@ -282,7 +282,7 @@ def _baseline_counts(name: str, config_json: str) -> OpCounts:
     return baseline.op_counts()
 
 
-def _metric_config(suite: Suite, ctx: Any, energy_model: Any) -> dict[str, Any]:
+def metric_config(suite: Suite, ctx: Any, energy_model: Any) -> dict[str, Any]:
     return {
         "feature_extractor": ctx.feature_info.name,
         "feature_net_test_accuracy": ctx.feature_info.test_accuracy,
@@ -302,8 +302,60 @@ def _metric_config(suite: Suite, ctx: Any, energy_model: Any) -> dict[str, Any]:
     }
 
 
-def _now() -> str:
+def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def sample_metrics(samples: Tensor, ctx: Any) -> tuple[dict[str, float | None], Tensor]:
+    """The metrics of a set of samples against a data set's context: FID, KID and
+    precision/recall in both feature spaces, Inception FID (with local weights only) and the
+    class coverage; returns them and the samples' class shares (for the record's histogram).
+
+    One pass of the classifier gives both its features and its class predictions; the
+    reference side was computed once for the data set (``ctx.reference``, ``ctx.ae_reference``).
+    A run's cell (:func:`measure`) and a scored sample file (:mod:`benchmarks.score`) both come
+    here.
+    """
+    from benchmarks.metrics import keys as K
+    from benchmarks.metrics.features import class_coverage, class_shares, coverage
+    from benchmarks.metrics.fidelity import extract, inception_fid, quality_from_features
+
+    metrics: dict[str, float | None] = {}
+    seen = extract(samples, ctx.feature_net)
+    metrics.update(quality_from_features(seen.features, ctx.reference))
+    metrics[K.FID_INCEPTION] = inception_fid(samples, ctx.eval_ref, weights_path=None)
+    metrics[K.CLASSES_COVERED] = float(class_coverage(seen.predictions,
+                                                      ctx.feature_net.num_classes))
+    shares = class_shares(seen.predictions, ctx.feature_net.num_classes)
+    cover = coverage(shares, ctx.test_shares)
+    metrics.update({K.CLASSES_AT_5PCT: cover["classes"], K.TOP_CLASS_SHARE: cover["top_share"],
+                    K.CLASS_KL: cover["kl"]})
+    in_ae = quality_from_features(extract(samples, ctx.ae_net).features, ctx.ae_reference)
+    metrics.update({K.FID_AE: in_ae[K.FID], K.KID_AE: in_ae[K.KID], K.KID_STD_AE: in_ae[K.KID_STD],
+                    K.PRECISION_AE: in_ae[K.PRECISION], K.RECALL_AE: in_ae[K.RECALL]})
+    return metrics, shares
+
+
+def count_metrics(counts: OpCounts | None, suite: Suite, family: str) -> dict[str, float | None]:
+    """The operation and energy columns of per-sample ``counts`` (all ``None`` without counts,
+    never 0), with the energy ratio to the suite's ANN baseline of ``family``, under the suite's
+    energy model."""
+    from benchmarks.metrics import keys as K
+    from benchmarks.metrics.energy import energy_nj, energy_ratio, get_energy_model
+
+    keys = (K.TIMESTEPS, K.SPIKES, K.FIRING_RATE, K.SYNAPTIC_OPS, K.MACS, K.NEURON_UPDATES,
+            K.ENERGY_NJ, K.ENERGY_RATIO)
+    if counts is None:
+        return dict.fromkeys(keys)
+    model = get_energy_model(suite.energy_model)
+    energy = energy_nj(counts, model)
+    # the record's own model and baseline (the suite's ANN of the family); the tables compute
+    # every registered model, and the ratio to the matched ANN row, from op_counts
+    base = baseline_energy(suite, family, model)
+    return {K.TIMESTEPS: float(counts.timesteps), K.SPIKES: counts.spikes,
+            K.FIRING_RATE: counts.firing_rate, K.SYNAPTIC_OPS: counts.synaptic_ops,
+            K.MACS: counts.macs, K.NEURON_UPDATES: counts.neuron_updates, K.ENERGY_NJ: energy,
+            K.ENERGY_RATIO: energy_ratio(energy, base)}
 
 
 def measure(suite: Suite, p: Planned, ctx: Any, out: CellOutputs, results_dir: Path,
@@ -311,35 +363,16 @@ def measure(suite: Suite, p: Planned, ctx: Any, out: CellOutputs, results_dir: P
     """Every metric of one cell from its outputs, and its figures; returns its record (ok)."""
     from benchmarks.figures import filter_grid, sample_grid
     from benchmarks.metrics import keys as K
-    from benchmarks.metrics.energy import energy_nj, energy_ratio, get_energy_model
-    from benchmarks.metrics.features import class_coverage, class_shares, coverage
-    from benchmarks.metrics.fidelity import (
-        extract,
-        fid_from_features,
-        inception_fid,
-        quality_from_features,
-    )
+    from benchmarks.metrics.energy import get_energy_model
+    from benchmarks.metrics.fidelity import extract, fid_from_features
     from benchmarks.metrics.reconstruction import reconstruction_errors
 
     cell = p.cell
     energy_model = get_energy_model(suite.energy_model)
     metrics: dict[str, float | None] = {k: None for k in K.METRICS}
-    counts = OpCounts.from_dict(out.counts)
     t_eval = time.perf_counter()
-    # one pass of the feature network over the samples: features for FID/KID/PR, logits for the
-    # class coverage; the reference side was computed once for the data set (ctx.reference)
-    seen = extract(out.samples, ctx.feature_net)
-    metrics.update(quality_from_features(seen.features, ctx.reference))
-    metrics[K.FID_INCEPTION] = inception_fid(out.samples, ctx.eval_ref, weights_path=None)
-    metrics[K.CLASSES_COVERED] = float(class_coverage(seen.predictions,
-                                                      ctx.feature_net.num_classes))
-    shares = class_shares(seen.predictions, ctx.feature_net.num_classes)
-    cover = coverage(shares, ctx.test_shares)
-    metrics.update({K.CLASSES_AT_5PCT: cover["classes"], K.TOP_CLASS_SHARE: cover["top_share"],
-                    K.CLASS_KL: cover["kl"]})
-    in_ae = quality_from_features(extract(out.samples, ctx.ae_net).features, ctx.ae_reference)
-    metrics.update({K.FID_AE: in_ae[K.FID], K.KID_AE: in_ae[K.KID], K.KID_STD_AE: in_ae[K.KID_STD],
-                    K.PRECISION_AE: in_ae[K.PRECISION], K.RECALL_AE: in_ae[K.RECALL]})
+    found, shares = sample_metrics(out.samples, ctx)
+    metrics.update(found)
     bound = out.extra.get("sample_ann_samples")
     if isinstance(bound, Tensor) and bound.shape == out.samples.shape:
         # The conversion's upper bound: its own ANN on the same noise.
@@ -350,22 +383,11 @@ def measure(suite: Suite, p: Planned, ctx: Any, out: CellOutputs, results_dir: P
         metrics[K.RECON_SYNAPTIC_OPS] = out.recon_counts["synaptic_ops"]
         metrics[K.RECON_MACS] = out.recon_counts["macs"]
     eval_seconds = time.perf_counter() - t_eval
-    energy = energy_nj(counts, energy_model)
-    base = _baseline_energy(suite, adapters.get_adapter_class(cell.entry.adapter).family,
-                            energy_model)
+    metrics.update(count_metrics(OpCounts.from_dict(out.counts), suite,
+                                 adapters.get_adapter_class(cell.entry.adapter).family))
     metrics.update({
         K.FID_DATA_FLOOR: ctx.anchors[K.FID_DATA_FLOOR],
         K.FID_NOISE_CEILING: ctx.anchors[K.FID_NOISE_CEILING],
-        K.TIMESTEPS: float(counts.timesteps),
-        K.SPIKES: counts.spikes,
-        K.FIRING_RATE: counts.firing_rate,
-        K.SYNAPTIC_OPS: counts.synaptic_ops,
-        K.MACS: counts.macs,
-        K.NEURON_UPDATES: counts.neuron_updates,
-        K.ENERGY_NJ: energy,
-        # the record's own model and baseline (the suite's ANN of the family); the tables compute
-        # every registered model, and the ratio to the matched ANN row, from op_counts
-        K.ENERGY_RATIO: energy_ratio(energy, base),
         K.TRAIN_SECONDS: out.train_seconds,
         K.SAMPLE_THROUGHPUT: suite.n_eval / out.sample_seconds if out.sample_seconds > 0 else None,
         K.PEAK_MEMORY_MB: out.peak_mb,
@@ -381,12 +403,12 @@ def measure(suite: Suite, p: Planned, ctx: Any, out: CellOutputs, results_dir: P
     scalars = {k: float(v) for k, v in out.extra.items() if isinstance(v, int | float)}
     fit = {**out.fit, "extra": {**(out.fit.get("extra") or {}), **scalars}}
     return make_record(suite, p, status="ok", error=None, metrics=metrics,
-                       metric_config=_metric_config(suite, ctx, energy_model),
+                       metric_config=metric_config(suite, ctx, energy_model),
                        op_counts=out.counts, fit=fit,
                        timing={"train_seconds": out.train_seconds, "eval_seconds": eval_seconds,
                                "sample_seconds": out.sample_seconds,
                                "recon_seconds": out.recon_seconds, "started": started,
-                               "finished": _now()},
+                               "finished": now()},
                        artifacts={"samples": str(Path("results") / grid_rel)},
                        dataset_checksum=ctx.checksum,
                        class_histogram={"classifier": ctx.feature_info.name,
@@ -527,7 +549,7 @@ class CellRunner:
         old = p.recorded  # set only for a re-evaluation (the driver submits nothing else)
         trained = None if old is None else {"fit": old["fit"], "timing": old["timing"]}
         twins = trained_twins(self.suite, cell, self.twins_from) if old is None else []
-        started = _now()
+        started = now()
         if python is not None:
             out = self._produce_isolated(python, cell, twins, trained)
         else:

@@ -292,50 +292,6 @@ def check_label(label: str, suite: Suite) -> str:
     return label
 
 
-def _sample_metrics(samples: Tensor, ctx: Any) -> tuple[dict[str, float | None], Tensor]:
-    """The sample metrics of a cell, as :func:`benchmarks.execute.measure` computes them: FID,
-    KID and precision/recall in both feature spaces, Inception FID (with local weights only),
-    class coverage; returns them and the samples' class shares."""
-    from benchmarks.metrics import keys as K
-    from benchmarks.metrics.features import class_coverage, class_shares, coverage
-    from benchmarks.metrics.fidelity import extract, inception_fid, quality_from_features
-
-    metrics: dict[str, float | None] = {}
-    seen = extract(samples, ctx.feature_net)
-    metrics.update(quality_from_features(seen.features, ctx.reference))
-    metrics[K.FID_INCEPTION] = inception_fid(samples, ctx.eval_ref, weights_path=None)
-    metrics[K.CLASSES_COVERED] = float(class_coverage(seen.predictions,
-                                                      ctx.feature_net.num_classes))
-    shares = class_shares(seen.predictions, ctx.feature_net.num_classes)
-    cover = coverage(shares, ctx.test_shares)
-    metrics.update({K.CLASSES_AT_5PCT: cover["classes"], K.TOP_CLASS_SHARE: cover["top_share"],
-                    K.CLASS_KL: cover["kl"]})
-    in_ae = quality_from_features(extract(samples, ctx.ae_net).features, ctx.ae_reference)
-    metrics.update({K.FID_AE: in_ae[K.FID], K.KID_AE: in_ae[K.KID], K.KID_STD_AE: in_ae[K.KID_STD],
-                    K.PRECISION_AE: in_ae[K.PRECISION], K.RECALL_AE: in_ae[K.RECALL]})
-    return metrics, shares
-
-
-def _op_metrics(ops: OpCounts | None, suite: Suite, family: str) -> dict[str, float | None]:
-    """The operation and energy columns of ``ops`` (all ``None`` without counts), with the
-    energy ratio to the suite's ANN baseline of ``family``, as a cell's."""
-    from benchmarks.execute import _baseline_energy
-    from benchmarks.metrics import keys as K
-    from benchmarks.metrics.energy import energy_nj, energy_ratio, get_energy_model
-
-    keys = (K.TIMESTEPS, K.SPIKES, K.FIRING_RATE, K.SYNAPTIC_OPS, K.MACS, K.NEURON_UPDATES,
-            K.ENERGY_NJ, K.ENERGY_RATIO)
-    if ops is None:
-        return dict.fromkeys(keys)
-    model = get_energy_model(suite.energy_model)
-    energy = energy_nj(ops, model)
-    base = _baseline_energy(suite, family, model)
-    return {K.TIMESTEPS: float(ops.timesteps), K.SPIKES: ops.spikes,
-            K.FIRING_RATE: ops.firing_rate, K.SYNAPTIC_OPS: ops.synaptic_ops, K.MACS: ops.macs,
-            K.NEURON_UPDATES: ops.neuron_updates, K.ENERGY_NJ: energy,
-            K.ENERGY_RATIO: energy_ratio(energy, base)}
-
-
 def images_sha256(images: Tensor) -> str:
     """SHA-256 of the images as the metrics see them (quantised to uint8): what was scored."""
     q = (images.detach().float() * 255.0).round().clamp_(0, 255).to(torch.uint8)
@@ -368,7 +324,7 @@ def score(samples: Tensor, *, suite: Suite, dataset: str, label: str = EXTERNAL,
         ValueError: a data set the suite does not cover, an unknown family, a bad label or
             seed, or too few samples.
     """
-    from benchmarks.execute import _metric_config, _now
+    from benchmarks.execute import count_metrics, metric_config, now, sample_metrics
     from benchmarks.figures import sample_grid
     from benchmarks.metrics import keys as K
     from benchmarks.metrics.energy import get_energy_model
@@ -387,7 +343,7 @@ def score(samples: Tensor, *, suite: Suite, dataset: str, label: str = EXTERNAL,
         log.info("scoring the first %d of %d samples (the suite's n_eval)", suite.n_eval,
                  len(samples))
         samples = samples[:suite.n_eval]
-    started = _now()
+    started = now()
     if context_factory is None:
         from benchmarks.execute import DatasetContext
 
@@ -395,9 +351,9 @@ def score(samples: Tensor, *, suite: Suite, dataset: str, label: str = EXTERNAL,
     ctx = context_factory(dataset, suite)
     t0 = time.perf_counter()
     metrics: dict[str, float | None] = dict.fromkeys(K.METRICS)
-    found, shares = _sample_metrics(samples, ctx)
+    found, shares = sample_metrics(samples, ctx)
     metrics.update(found)
-    metrics.update(_op_metrics(ops, suite, family))
+    metrics.update(count_metrics(ops, suite, family))
     metrics.update({K.FID_DATA_FLOOR: ctx.anchors[K.FID_DATA_FLOOR],
                     K.FID_NOISE_CEILING: ctx.anchors[K.FID_NOISE_CEILING],
                     K.FEATURE_NET_ACCURACY: ctx.feature_info.test_accuracy})
@@ -427,11 +383,11 @@ def score(samples: Tensor, *, suite: Suite, dataset: str, label: str = EXTERNAL,
         "status": "ok",
         "error": None,
         "metrics": metrics,
-        "metric_config": {**_metric_config(suite, ctx, energy_model), "n_recon": 0},
+        "metric_config": {**metric_config(suite, ctx, energy_model), "n_recon": 0},
         "op_counts": config["ops"],
         "fit": None,
         "timing": {"train_seconds": None, "eval_seconds": eval_seconds, "sample_seconds": None,
-                   "recon_seconds": None, "started": started, "finished": _now()},
+                   "recon_seconds": None, "started": started, "finished": now()},
         "env": rec.environment(torch.get_num_threads()),
         "artifacts": {"samples": str(Path("results") / grid_rel)},
         "class_histogram": {"classifier": ctx.feature_info.name,
