@@ -161,11 +161,10 @@ class SurrogateVAE(SurrogateAdapter):
     ``latent·``MMD² between the batch's posterior rates and the rates of prior spike trains
     (ESVAE). ``reconstruct`` codes and samples with a fixed internal seed, so it is deterministic.
 
-    Why these defaults, measured: the learned prior because with the fixed one the prior, not the
-    decoder, limited sample FID (``scripts/vae_prior_gap.py``;
-    ``docs/experiments/2026-12-04-surrogate-vae-learned-prior.md``); the rate posterior because it
-    keeps training one feed-forward pass per layer (affordable on a CPU) and gave the most varied
-    samples of the posteriors tried (``docs/experiments/2026-11-25-surrogate-vae-posterior.md``).
+    Defaults: a learned prior (a fixed one, not the decoder, limits sample FID) and a rate
+    posterior (one feed-forward pass per layer); how they were chosen is in
+    ``docs/experiments/2026-12-04-surrogate-vae-learned-prior.md`` and
+    ``docs/experiments/2026-11-25-surrogate-vae-posterior.md``.
     """
 
     name: ClassVar[str] = "surrogate-vae"

@@ -416,11 +416,6 @@ def measure(suite: Suite, p: Planned, ctx: Any, out: CellOutputs, results_dir: P
                                         "test_shares": [float(v) for v in ctx.test_shares]})
 
 
-#: The metrics a re-evaluation must reproduce exactly: every one but those measuring the machine.
-K_PEAK_MEMORY = "peak_memory_mb"
-_MACHINE_METRICS = frozenset({"train_seconds", "samples_per_second", K_PEAK_MEMORY})
-
-
 class NotReproduced(RuntimeError):
     """A re-evaluated cell did not give its recorded numbers back (its record is kept)."""
 
@@ -432,9 +427,13 @@ def reproduced(old: rec.Record, new: rec.Record) -> None:
     Raises:
         NotReproduced: naming each metric that changed, with both values.
     """
+    from benchmarks.metrics import keys as K
+
+    # every metric but the three that measure the machine must come back
+    machine = {K.TRAIN_SECONDS, K.SAMPLE_THROUGHPUT, K.PEAK_MEMORY_MB}
     changed = [f"{key}: recorded {value!r}, now {new['metrics'].get(key)!r}"
                for key, value in (old.get("metrics") or {}).items()
-               if key not in _MACHINE_METRICS and value is not None
+               if key not in machine and value is not None
                and new["metrics"].get(key) != value]
     if changed:
         raise NotReproduced(f"{old['cell_id']}: re-evaluating the saved model did not reproduce "
@@ -555,7 +554,9 @@ class CellRunner:
         else:
             out = self._produce_here(cell, ctx, twins, trained)
         if old is not None:
-            out.peak_mb = (old.get("metrics") or {}).get(K_PEAK_MEMORY)  # of the training
+            from benchmarks.metrics.keys import PEAK_MEMORY_MB
+
+            out.peak_mb = (old.get("metrics") or {}).get(PEAK_MEMORY_MB)  # of the training
         record = measure(self.suite, p, ctx, out, self.results_dir, started)
         if old is not None:
             reproduced(old, record)

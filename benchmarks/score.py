@@ -294,7 +294,9 @@ def check_label(label: str, suite: Suite) -> str:
 
 def images_sha256(images: Tensor) -> str:
     """SHA-256 of the images as the metrics see them (quantised to uint8): what was scored."""
-    q = (images.detach().float() * 255.0).round().clamp_(0, 255).to(torch.uint8)
+    from benchmarks.metrics.fidelity import quantise
+
+    q = quantise(images)
     return hashlib.sha256(q.contiguous().numpy().tobytes()).hexdigest()
 
 

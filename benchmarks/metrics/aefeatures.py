@@ -219,15 +219,7 @@ def get_ae_net(dataset: str, *, train: Any = None, test: Any = None, progress: b
     epochs = _EPOCHS if epochs is None else int(epochs)
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
-    if train is None or test is None:
-        from benchmarks import data as datamod
-
-        train = train if train is not None else datamod.load(dataset, "train")
-        test = test if test is not None else datamod.load(dataset, "test")
-    for what, split in (("train", train), ("test", test)):
-        clf.check_images(split.images, f"{what} images")
-        clf._check_labels(split.labels, split.images.shape[0], what)
-    checksum = clf.data_checksum(train, test)
+    train, test, checksum = clf.training_splits(dataset, train, test)
     path = cache_path(dataset, checksum, epochs)
     with clf._cache_lock(path):
         blob = clf._verified_blob(path)

@@ -415,6 +415,24 @@ def weights_digest(net: nn.Module) -> str:
     return digest.hexdigest()
 
 
+def training_splits(dataset: str, train: Any, test: Any) -> tuple[Any, Any, str]:
+    """The splits a feature network of ``dataset`` trains and is tested on (loaded where
+    ``None``), checked, with their checksum (the cache key).
+
+    Raises:
+        TypeError / ValueError: images or labels of the wrong type, shape or range.
+    """
+    if train is None or test is None:
+        from benchmarks import data as datamod
+
+        train = train if train is not None else datamod.load(dataset, "train")
+        test = test if test is not None else datamod.load(dataset, "test")
+    for what, split in (("train", train), ("test", test)):
+        check_images(split.images, f"{what} images")
+        _check_labels(split.labels, split.images.shape[0], what)
+    return train, test, data_checksum(train, test)
+
+
 def get_feature_net(dataset: str, *, train: Any = None, test: Any = None, progress: bool = True,
                     epochs: int | None = None,
                     min_accuracy: float | None = None) -> tuple[FeatureNet, FeatureNetInfo]:
@@ -450,16 +468,7 @@ def get_feature_net(dataset: str, *, train: Any = None, test: Any = None, progre
     epochs = _EPOCHS if epochs is None else int(epochs)
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
-    if train is None or test is None:
-        from benchmarks import data as datamod
-
-        train = train if train is not None else datamod.load(dataset, "train")
-        test = test if test is not None else datamod.load(dataset, "test")
-    for what, split in (("train", train), ("test", test)):
-        check_images(split.images, f"{what} images")
-        _check_labels(split.labels, split.images.shape[0], what)
-
-    checksum = data_checksum(train, test)
+    train, test, checksum = training_splits(dataset, train, test)
     path = _cache_path(dataset, checksum, epochs)
     with _cache_lock(path):  # concurrent cells wait for one training instead of each training
         cached = _load_cached(path, checksum, min_accuracy)

@@ -49,7 +49,7 @@ class _UInt8Images(Dataset):
     """A torch Dataset over images as torch-fidelity wants them: uint8 ``(C, H, W)`` tensors."""
 
     def __init__(self, images: Tensor, channels: int = 1) -> None:
-        self.images = _quantise(images)
+        self.images = quantise(images)
         if channels != 1:
             self.images = self.images.expand(-1, channels, -1, -1).contiguous()
 
@@ -60,7 +60,8 @@ class _UInt8Images(Dataset):
         return self.images[i]
 
 
-def _quantise(images: Tensor) -> Tensor:
+def quantise(images: Tensor) -> Tensor:
+    """Images as the metrics see them: uint8 ``round(255 * x)``."""
     return (images.detach().float() * 255.0).round().clamp_(0, 255).to(torch.uint8)
 
 
@@ -129,7 +130,7 @@ def extract(images: Tensor, feature_net: FeatureNet, *, batch_size: int = 500) -
     check_images(images, "images")
     _check_net(feature_net)
     _check_positive_int(batch_size, "batch_size")
-    q = _quantise(images)
+    q = quantise(images)
     head = getattr(feature_net, "head", None)
     feats, logits = [], []
     with _evaluating(feature_net) as net:
