@@ -240,7 +240,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from benchmarks.suites import load_suite
 
     suite = load_suite(args.suite)
-    cells = select_cells(suite)
+    cells = select_cells(suite, labels=args.adapters, datasets=args.datasets, seeds=args.seeds)
     reference = _suite_records(args.reference, suite, "--reference",
                                "pass the folder of the reference results with --reference DIR")
     # scored rows (python -m benchmarks score) are listed as cells the reference does not have
@@ -488,6 +488,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None,
                    help="where the Markdown comparison goes (default: "
                         "RUN_DIR/SUITE/tables/comparison.md)")
+    p.add_argument("--adapters", nargs="+", default=None,
+                   help="compare only these entries (as run --adapters)")
+    p.add_argument("--datasets", nargs="+", default=None,
+                   help="compare only these data sets (as run --datasets)")
+    p.add_argument("--seeds", nargs="+", type=int, default=None,
+                   help="compare only these seeds (as run --seeds): the reference's other seeds "
+                        "still make its mean ± std, and their absence from the run is no failure")
     p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     p.set_defaults(func=_cmd_compare)
 

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -435,7 +435,8 @@ def _short(sha: str | None) -> str:
 
 
 def compare(baseline: Mapping[str, Any], records: Sequence[Mapping[str, Any]], *,
-            per_cell: bool = False, wording: Wording = CHECK_WORDING) -> CheckResult:
+            per_cell: bool = False, wording: Wording = CHECK_WORDING,
+            cells: Collection[str] | None = None) -> CheckResult:
     """Compare fresh ``records`` of a suite with its ``baseline`` (see :func:`load_baseline`).
 
     For each baseline group, the fresh mean of a metric is taken over the ok fresh records of the
@@ -451,6 +452,9 @@ def compare(baseline: Mapping[str, Any], records: Sequence[Mapping[str, Any]], *
             verdict per cell and metric, with its ``seed``) instead of the fresh mean over the
             group's seeds; a changed or differently measured cell then leaves out that cell only.
         wording: how the messages name the two sides (the check's by default).
+        cells: the cell ids the run was asked for (``None``: every baseline cell). A baseline
+            cell outside them is not expected in the run, so its absence is no failure; its
+            value still counts in the group's mean ± std.
 
     Raises:
         ValueError: a record belongs to another suite than the baseline.
@@ -521,6 +525,8 @@ def compare(baseline: Mapping[str, Any], records: Sequence[Mapping[str, Any]], *
         for seed, cell in sorted(group["cells"].items(), key=lambda kv: int(kv[0])):
             known_cells.add(cell["cell_id"])
             r = by_cell.get(cell["cell_id"])
+            if r is None and cells is not None and cell["cell_id"] not in cells:
+                continue
             if r is None:
                 add("missing", "fail", label, dataset,
                     f"cell {cell['cell_id']} is in the {w.reference} but has no {w.fresh} record "
@@ -733,15 +739,20 @@ def compare_runs(reference: Sequence[Mapping[str, Any]], records: Sequence[Mappi
         reference: the reference folder's records of the suite.
         records: the run's records of the suite.
         suite_name: the suite.
-        expected: ``(label, dataset, seed)`` of every cell of the suite.
+        expected: ``(label, dataset, seed)`` of every cell the run was asked for (the suite's,
+            or the part of it a ``--seeds`` / ``--adapters`` / ``--datasets`` run selects): a
+            reference cell outside them is not missing from the run.
         wording: how the messages name the two sides.
 
     Raises:
         ValueError: records of another suite, or a reference without any ok record.
     """
     baseline = reference_baseline(reference, suite_name)
-    result = compare(baseline, records, per_cell=True, wording=wording)
+    asked = {rec.cell_id(*c) for c in expected}
     in_reference = {c["cell_id"] for g in baseline["groups"].values() for c in g["cells"].values()}
+    # a record of a reference cell outside the selection (an older run's) is not this run's
+    records = [r for r in records if r["cell_id"] in asked or r["cell_id"] not in in_reference]
+    result = compare(baseline, records, per_cell=True, wording=wording, cells=asked)
     in_run = {r["cell_id"] for r in records}
     ok_in_run = {r["cell_id"] for r in records if r["status"] == "ok"}
     not_ok = {r["cell_id"]: r for r in reference if r["status"] != "ok"}
@@ -828,7 +839,9 @@ def _comparison_table(c: Comparison, dataset: str) -> list[str]:
     cell_text = {(f.label, f.seed): _CELL_TEXT[f.kind] for f in c.result.findings
                  if f.dataset == dataset and f.seed is not None and f.metric is None
                  and f.kind in _CELL_TEXT}
-    seeds = sorted({int(s) for g in groups for s in g["cells"]}
+    asked = set(c.cells)
+    seeds = sorted({int(s) for g in groups for s, cell in g["cells"].items()
+                    if cell["cell_id"] in asked}
                    | {s for _, s in cell_text if s is not None}
                    | {v.seed for v in verdicts.values() if v.seed is not None})
     rows = []

@@ -126,6 +126,19 @@ def test_missing_failed_skipped_and_config_changed_cells_are_listed_not_compared
     assert ("surrogate-vae-T4", "mnist", 0) in judged
 
 
+def test_a_run_of_one_seed_is_compared_against_the_references_mean_over_all_its_seeds():
+    run = [r for r in _run() if r["seed"] == 0]
+    c = _compare(REFERENCE, run, [x for x in _cells(REFERENCE) if x[2] == 0])
+    assert c.passed and not c.result.failures  # seeds 1 and 2 were not asked for
+    fid0 = next(v for v in c.result.verdicts
+                if (v.label, v.dataset, v.seed, v.metric) == ("ann-vae", "mnist", 0, K.FID))
+    assert (fid0.fresh, fid0.baseline_mean, fid0.baseline_std) == (10.0, 12.0, 2.0)
+    assert {v.seed for v in c.result.verdicts} == {0}
+    # a seed asked for and not run is still missing
+    c = _compare(REFERENCE, run, [x for x in _cells(REFERENCE) if x[2] in (0, 1)])
+    assert ("missing", "ann-vae", 1) in {(f.kind, f.label, f.seed) for f in c.result.failures}
+
+
 def test_a_cell_measured_with_another_feature_network_is_listed_not_compared():
     run = _run()
     for r in run:
@@ -254,6 +267,12 @@ def test_compare_cli_prints_and_writes_the_comparison_and_exits_by_its_verdict(
         [("regression", 2, K.FID)]
     assert "**30 REGRESSED**" in out.read_text()  # --out: the Markdown goes there
     assert written.read_text() == shown  # and not over the default file
+
+    _write(run, _ann_vae_mnist())
+    assert cli.main([*args, "--seeds", "0"]) == 0
+    shown = capsys.readouterr().out
+    assert "| ann-vae | fid | lower | 12 ± 2 (3) | 6 | 10 ok |\n" in shown
+    assert "1 of 1 cells compared" in shown
 
     with caplog.at_level(logging.ERROR):
         assert cli.main([*args[:-1], str(tmp_path / "nothing")]) == 2
