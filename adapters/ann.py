@@ -4,6 +4,9 @@ an MLP GAN fed Bernoulli noise.
 They use the same layer sizes and the same discrete noise as the spiking models, so a spiking
 row differs from its baseline by being spiking. Their operations are dense multiply-accumulates,
 measured with hooks on the real forward pass (every weight is multiplied, zeros included).
+
+They run on any torch device and can train in mixed precision (``amp``); see
+:mod:`adapters.torch_adapter`.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from adapters.base import AdapterConfig, FitReport, OpCounts, ProgressFn, config_field
-from adapters.coding import bernoulli_noise, make_generator, split_seed
+from adapters.coding import bernoulli, bernoulli_noise, make_generator, split_seed
 from adapters.opcount import OpCounter, merge_counts
 from adapters.torch_adapter import (
+    Amp,
     EpochHistory,
     TorchModuleAdapter,
+    binary_cross_entropy,
     check_images,
     check_n,
     discriminator_loss,
@@ -96,6 +101,8 @@ class AnnVAE(_AnnBase):
                 Straight-through: its forward samples are exactly binary, as spikes are.
             tau: temperature ``> 0`` of the relaxed estimator. 0.5: a common choice (not
                 tuned).
+            amp: mixed precision of training, ``"off"`` or ``"bf16"``
+                (:mod:`adapters.torch_adapter`). Off: float32, as every recorded result.
         """
 
         hidden: int = config_field(256, ge=1)
@@ -107,6 +114,7 @@ class AnnVAE(_AnnBase):
         kl_weight: float = config_field(1.0, ge=0.0)
         estimator: Literal["straight-through", "relaxed"] = "straight-through"
         tau: float = config_field(0.5, gt=0.0)
+        amp: Amp = config_field("off", quiet=True)
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
@@ -121,9 +129,9 @@ class AnnVAE(_AnnBase):
     def _latent(self, logits: Tensor, gen: torch.Generator) -> Tensor:
         q = torch.sigmoid(logits)
         if self.config.estimator == "relaxed":
-            u = torch.rand(q.shape, generator=gen).clamp(1e-6, 1 - 1e-6)
+            u = torch.rand(q.shape, generator=gen).to(q.device).clamp(1e-6, 1 - 1e-6)
             return torch.sigmoid((logits + torch.log(u) - torch.log1p(-u)) / self.config.tau)
-        b = torch.bernoulli(q.detach(), generator=gen)
+        b = bernoulli(q.detach(), generator=gen)
         return b + q - q.detach()
 
     def _kl(self, logits: Tensor, z: Tensor) -> Tensor:
@@ -139,18 +147,19 @@ class AnnVAE(_AnnBase):
         c = self.config
         order_gen, noise_gen = self._begin_fit(train, seed, "data", "noise-train")
         opt = torch.optim.Adam(self._parameters(), lr=c.lr)
-        x_all = train.reshape(len(train), -1)
+        x_all = self._to_device(train.reshape(len(train), -1))
         log = EpochHistory(("loss", "bce", "kl"), epochs=c.epochs, progress=progress,
                            shown=("loss",))
         self._set_eval(False)
         for idx in log.batches(len(train), c.batch_size, order_gen):
-            x = x_all[idx]
-            logits = self.encoder(x)
-            z = self._latent(logits, noise_gen)
-            x_hat = self.decoder(z).clamp(1e-6, 1 - 1e-6)
-            bce = F.binary_cross_entropy(x_hat, x, reduction="none").sum(dim=1).mean()
-            kl = self._kl(logits, z).mean()
-            loss = bce + c.kl_weight * kl
+            x = x_all[self._to_device(idx)]
+            with self._autocast():
+                logits = self.encoder(x).float()
+                z = self._latent(logits, noise_gen)
+                x_hat = self.decoder(z).float().clamp(1e-6, 1 - 1e-6)
+                bce = binary_cross_entropy(x_hat, x).sum(dim=1).mean()
+                kl = self._kl(logits, z).float().mean()
+                loss = bce + c.kl_weight * kl
             optimiser_step(opt, loss)
             log.add(len(idx), loss.item(), bce.item(), kl.item())
         self._set_eval(True)
@@ -158,11 +167,13 @@ class AnnVAE(_AnnBase):
 
     @torch.no_grad()
     def _decode_counted(self, z: Tensor) -> Tensor:
+        """Decode latents ``z`` (on any device) counting the decoder's operations; images on the
+        CPU."""
         counter = OpCounter().watch_synapses(self.decoder, dense=True)
         with counter:
-            out = torch.cat([self.decoder(chunk) for chunk in z.split(_CHUNK)])
+            out = torch.cat([self.decoder(chunk) for chunk in self._to_device(z).split(_CHUNK)])
         self._counts = _dense_counts(counter, len(z))
-        return out.reshape(-1, 1, 28, 28)
+        return out.reshape(-1, 1, 28, 28).cpu()
 
     @torch.no_grad()
     def sample(self, n: int, *, seed: int) -> Tensor:
@@ -176,8 +187,9 @@ class AnnVAE(_AnnBase):
         """Decode the posterior's mode (:meth:`_posterior_mode`); counts cover the encoder too."""
         check_images(x)
         counter = OpCounter().watch_synapses(self.encoder, dense=True)
+        flat = self._to_device(x.reshape(len(x), -1))
         with counter:
-            stats = torch.cat([self.encoder(chunk) for chunk in x.reshape(len(x), -1).split(_CHUNK)])
+            stats = torch.cat([self.encoder(chunk) for chunk in flat.split(_CHUNK)])
         out = self._decode_counted(self._posterior_mode(stats))
         self._counts = merge_counts(self._counts, counter.counts(n_samples=len(x), timesteps=1))
         return out
@@ -204,7 +216,7 @@ class AnnGaussianVAE(AnnVAE):
 
     def _latent(self, stats: Tensor, gen: torch.Generator) -> Tensor:
         mu, logvar = stats.chunk(2, dim=1)
-        return mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=gen)
+        return mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=gen).to(mu.device)
 
     def _kl(self, stats: Tensor, z: Tensor) -> Tensor:
         mu, logvar = stats.chunk(2, dim=1)
@@ -291,9 +303,10 @@ class AutoregressivePrior(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator) -> Tensor:
-        """``(n, L)`` bits drawn one after another, ``z_j ~ Bernoulli(sigmoid(logit_j(z_<j)))``."""
+        """``(n, L)`` bits drawn one after another, ``z_j ~ Bernoulli(sigmoid(logit_j(z_<j)))``,
+        on this module's device (the uniforms are drawn on the generator's, the CPU)."""
         latent = self.out.out_features
-        uniform = torch.rand((n, latent), generator=generator)
+        uniform = torch.rand((n, latent), generator=generator).to(self.out.weight.device)
         z = torch.zeros_like(uniform)
         for j in range(latent):
             z[:, j] = (uniform[:, j] < torch.sigmoid(self.forward(z)[:, j])).to(z.dtype)
@@ -327,7 +340,7 @@ class AnnVAELearnedPrior(AnnVAE):
 
     def _kl(self, logits: Tensor, z: Tensor) -> Tensor:
         q = torch.sigmoid(logits)
-        p_logits = self.prior(z.detach())
+        p_logits = self.prior(z.detach()).float()
         kl = (q * (F.logsigmoid(logits) - F.logsigmoid(p_logits))
               + (1 - q) * (F.logsigmoid(-logits) - F.logsigmoid(-p_logits)))
         return kl.sum(dim=1)
@@ -369,6 +382,8 @@ class AnnGAN(_AnnBase):
             smooth: real-label target, in ``(0.5, 1]``. 0.9: one-sided label smoothing.
             spectral_norm: spectral normalisation of the discriminator. On: without it the
                 generator collapsed (see the class doc).
+            amp: mixed precision of training, ``"off"`` or ``"bf16"``
+                (:mod:`adapters.torch_adapter`). Off: float32, as every recorded result.
         """
 
         hidden: int = config_field(256, ge=1)
@@ -379,6 +394,7 @@ class AnnGAN(_AnnBase):
         noise_p: float = config_field(0.5, gt=0.0, lt=1.0)
         smooth: float = config_field(0.9, gt=0.5, le=1.0)
         spectral_norm: bool = True
+        amp: Amp = config_field("off", quiet=True)
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
@@ -399,17 +415,20 @@ class AnnGAN(_AnnBase):
         order_gen, noise_gen = self._begin_fit(train, seed, "data", "noise-train")
         opt_g = torch.optim.Adam(self.generator.parameters(), lr=c.lr, betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=c.lr, betas=(0.5, 0.999))
-        x_all = train.reshape(len(train), -1)
+        x_all = self._to_device(train.reshape(len(train), -1))
         log = EpochHistory(("loss_d", "loss_g"), epochs=c.epochs, progress=progress)
         for idx in log.batches(len(train), c.batch_size, order_gen):
-            x = x_all[idx]
-            z = bernoulli_noise((len(idx), c.noise_dim), c.noise_p, generator=noise_gen)
-            fake = self.generator(z)
-            d_real = self.discriminator(x)
-            d_fake = self.discriminator(fake.detach())
-            loss_d = discriminator_loss(d_real, d_fake, c.smooth)
+            x = x_all[self._to_device(idx)]
+            z = self._to_device(bernoulli_noise((len(idx), c.noise_dim), c.noise_p,
+                                                generator=noise_gen))
+            with self._autocast():
+                fake = self.generator(z).float()
+                d_real = self.discriminator(x).float()
+                d_fake = self.discriminator(fake.detach()).float()
+                loss_d = discriminator_loss(d_real, d_fake, c.smooth)
             optimiser_step(opt_d, loss_d)
-            loss_g = F.softplus(-self.discriminator(fake)).mean()
+            with self._autocast():
+                loss_g = F.softplus(-self.discriminator(fake).float()).mean()
             optimiser_step(opt_g, loss_g)
             log.add(len(idx), loss_d.item(), loss_g.item())
         return log.report()
@@ -417,10 +436,10 @@ class AnnGAN(_AnnBase):
     @torch.no_grad()
     def sample(self, n: int, *, seed: int) -> Tensor:
         check_n(n)
-        z = bernoulli_noise((n, self.config.noise_dim), self.prior_p,
-                            generator=make_generator(split_seed(seed, "noise")))
+        z = self._to_device(bernoulli_noise((n, self.config.noise_dim), self.prior_p,
+                                            generator=make_generator(split_seed(seed, "noise"))))
         counter = OpCounter().watch_synapses(self.generator, dense=True)
         with counter:
             out = torch.cat([self.generator(chunk) for chunk in z.split(_CHUNK)])
         self._counts = _dense_counts(counter, n)
-        return out.reshape(-1, 1, 28, 28)
+        return out.reshape(-1, 1, 28, 28).cpu()

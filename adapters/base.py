@@ -3,7 +3,8 @@
 This module is the spec: it holds no implementation and imports no backend library.
 
 Images at the boundary are ``float32`` tensors in ``[0, 1]`` with shape ``(N, 1, 28, 28)`` on the
-CPU. Spike tensors inside adapters are time-first ``(T, N, ...)``.
+CPU, whatever device an adapter runs on (:attr:`GenerativeAdapter.device`). Spike tensors inside
+adapters are time-first ``(T, N, ...)``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+import torch
 from torch import Tensor
 
 IMAGE_SHAPE = (1, 28, 28)
@@ -154,14 +156,20 @@ class FitReport:
 
 # -- configs ------------------------------------------------------------------------------------
 def config_field(default: Any, *, ge: float | None = None, gt: float | None = None,
-                 le: float | None = None, lt: float | None = None, nonempty: bool = False) -> Any:
+                 le: float | None = None, lt: float | None = None, nonempty: bool = False,
+                 quiet: bool = False) -> Any:
     """A config field's default with its allowed range, checked by :class:`AdapterConfig`.
 
     The bounds apply to the value, or to every element of a tuple field; ``nonempty`` refuses an
     empty tuple. Example: ``timesteps: int = config_field(8, ge=1)``.
+
+    ``quiet``: the field is left out of :func:`config_dict` (a record's config, its config hash,
+    a saved model's config) while it holds its default, so that adding it to a config changes no
+    hash already recorded and no saved model's config; set to anything else it is there.
     """
     bounds = {k: v for k, v in (("ge", ge), ("gt", gt), ("le", le), ("lt", lt)) if v is not None}
-    return field(default=default, metadata={"bounds": bounds, "nonempty": nonempty})
+    return field(default=default, metadata={"bounds": bounds, "nonempty": nonempty,
+                                            "quiet": quiet})
 
 
 def _is(value: Any, kind: Any) -> bool:
@@ -302,12 +310,29 @@ def config_from_dict(config_cls: type, data: Mapping[str, Any] | None) -> Any:
     return config_cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
+def config_dict(config: Any) -> dict[str, Any]:
+    """``dataclasses.asdict(config)`` without the quiet fields (``config_field(quiet=True)``) that
+    hold their default: the config as records, config hashes and saved models hold it."""
+    out = dataclasses.asdict(config)
+    for f in dataclasses.fields(config):
+        if f.metadata.get("quiet") and out[f.name] == f.default:
+            del out[f.name]
+    return out
+
+
 class GenerativeAdapter(ABC):
     """One generative model built one way (a backend), trained and queried through one interface.
 
     Subclasses set the class variables, a ``Config`` (a frozen dataclass deriving from
     :class:`AdapterConfig`) and implement the methods.
     ``op_counts()`` reports what the last ``sample()`` or ``reconstruct()`` call really did.
+
+    **Device.** ``fit``, ``sample`` and ``reconstruct`` run on :attr:`device`, which the harness
+    sets with :meth:`use_device` (through :func:`adapters.device.place`) before ``fit`` or
+    ``load``; an adapter runs on the CPU unless its :attr:`device_types` list the device's type.
+    Whatever the device, images come in and go out on the CPU, random draws come from CPU
+    generators (so a seed means the same draws on every device) and op counts do not depend on
+    it.
     """
 
     name: ClassVar[str]
@@ -315,6 +340,11 @@ class GenerativeAdapter(ABC):
     family: ClassVar[str]
     capabilities: ClassVar[frozenset[str]]
     Config: ClassVar[type]
+    #: The device types (``torch.device.type``) this adapter can run on; others run on the CPU,
+    #: and the record gives :meth:`device_unsupported`'s reason.
+    device_types: ClassVar[frozenset[str]] = frozenset({"cpu"})
+    #: Where ``fit``, ``sample`` and ``reconstruct`` run (set by :meth:`use_device`).
+    device: torch.device = torch.device("cpu")
 
     def __init__(self, config: Any = None) -> None:
         if config is None:
@@ -328,16 +358,37 @@ class GenerativeAdapter(ABC):
             )
         self.config = config
 
+    def use_device(self, device: torch.device | str) -> None:
+        """Run ``fit``, ``sample`` and ``reconstruct`` on ``device`` from now on (called before
+        ``fit`` or ``load``; subclasses that hold modules move them there too).
+
+        Raises:
+            ValueError: the device's type is not in :attr:`device_types` (with the reason).
+        """
+        device = torch.device(device)
+        if device.type not in self.device_types:
+            raise ValueError(f"{self.name} cannot run on {device}: "
+                             f"{self.device_unsupported(device)}")
+        self.device = device
+
+    def device_unsupported(self, device: torch.device) -> str:
+        """Why this adapter runs on the CPU when ``device`` is asked for (its type is not in
+        :attr:`device_types`); backends say what stops them."""
+        return (f"{self.name} runs only on {sorted(self.device_types)} "
+                f"(its device_types), not on {device.type}")
+
     @abstractmethod
     def fit(self, train: Tensor, *, seed: int, progress: ProgressFn | None = None) -> FitReport:
         """Train on ``train`` (float32 ``(N, 1, 28, 28)`` in ``[0, 1]``)."""
 
     @abstractmethod
     def sample(self, n: int, *, seed: int) -> Tensor:
-        """Generate ``n`` images from Bernoulli noise: float32 ``(n, 1, 28, 28)`` in ``[0, 1]``."""
+        """Generate ``n`` images from Bernoulli noise: float32 ``(n, 1, 28, 28)`` in ``[0, 1]``,
+        on the CPU."""
 
     def reconstruct(self, x: Tensor) -> Tensor:
-        """Encode and decode ``x``; same shape, dtype and range. Not every family can."""
+        """Encode and decode ``x`` (on the CPU); same shape, dtype, range and device. Not every
+        family can."""
         raise NotImplementedError(f"{self.name} cannot reconstruct (capabilities: "
                                   f"{sorted(self.capabilities)})")
 

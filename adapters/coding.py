@@ -2,6 +2,11 @@
 
 All spike tensors are time-first ``(T, N, ...)``, float32, values in ``{0, 1}``. Every random
 function takes an explicit ``torch.Generator``; none touches global RNG state.
+
+Generators live on the CPU (:func:`make_generator`), on every device a model runs on: a draw
+whose operands are on an accelerator is made on the generator's device and its result moved to
+theirs (:func:`bernoulli`), so one seed gives the same noise and spike trains on every device.
+Functions that take a tensor return their result on that tensor's device.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ CODINGS: tuple[str, ...] = typing.get_args(Coding)
 
 
 def make_generator(seed: int) -> torch.Generator:
-    """A CPU generator seeded with ``seed``."""
+    """A CPU generator seeded with ``seed`` (the only kind the suite draws from, whatever the
+    device: see the module docstring)."""
     gen = torch.Generator()
     gen.manual_seed(int(seed))
     return gen
@@ -31,6 +37,18 @@ def split_seed(seed: int, purpose: str) -> int:
     return acc
 
 
+def bernoulli(probs: Tensor, *, generator: torch.Generator) -> Tensor:
+    """``torch.bernoulli(probs)`` drawn from ``generator``, on ``probs``'s device.
+
+    Where ``probs`` lives elsewhere than the generator (an accelerator), the draw is made on the
+    generator's device and moved back: the same generator state gives the same draws on every
+    device. On the generator's device this is ``torch.bernoulli`` itself.
+    """
+    if probs.device == generator.device:
+        return torch.bernoulli(probs, generator=generator)
+    return torch.bernoulli(probs.to(generator.device), generator=generator).to(probs.device)
+
+
 def bernoulli_noise(shape: tuple[int, ...], p: float | Tensor, *,
                     generator: torch.Generator) -> Tensor:
     """Bernoulli process: independent spikes with probability ``p``.
@@ -41,7 +59,8 @@ def bernoulli_noise(shape: tuple[int, ...], p: float | Tensor, *,
         generator: the RNG to draw from.
 
     Returns:
-        float32 tensor of ``shape`` with values in ``{0, 1}``.
+        float32 tensor of ``shape`` with values in ``{0, 1}``, on the generator's device (the
+        CPU); a model moves it to its own.
     """
     probs = torch.as_tensor(p, dtype=torch.float32).expand(shape)
     if bool(((probs < 0) | (probs > 1)).any()):
@@ -57,10 +76,10 @@ def rate_encode(x: Tensor, timesteps: int, *, generator: torch.Generator) -> Ten
         timesteps: ``T >= 1``.
 
     Returns:
-        ``(T, N, ...)`` float32 spikes.
+        ``(T, N, ...)`` float32 spikes, on ``x``'s device (drawn as :func:`bernoulli` draws).
     """
     _check(x, timesteps)
-    return torch.bernoulli(x.unsqueeze(0).expand(timesteps, *x.shape).float(), generator=generator)
+    return bernoulli(x.unsqueeze(0).expand(timesteps, *x.shape).float(), generator=generator)
 
 
 def latency_encode(x: Tensor, timesteps: int, *, threshold: float = 0.01) -> Tensor:
@@ -79,7 +98,7 @@ def latency_encode(x: Tensor, timesteps: int, *, threshold: float = 0.01) -> Ten
     """
     _check(x, timesteps)
     t_fire = torch.round((1.0 - x.float()) * (timesteps - 1)).long()
-    steps = torch.arange(timesteps).view(timesteps, *([1] * x.dim()))
+    steps = torch.arange(timesteps, device=x.device).view(timesteps, *([1] * x.dim()))
     return ((steps == t_fire.unsqueeze(0)) & (x.unsqueeze(0) > threshold)).float()
 
 

@@ -36,7 +36,9 @@ the latent is the deterministic posterior mode ``z = [logits > 0]`` (as in ``ann
 spiking decoder decodes it.
 
 TensorFlow, tf_keras and snntoolbox are imported only through :mod:`adapters.snntoolbox_compat`,
-lazily, after torch. Run this backend in its own environment (``tox -e conversion``).
+lazily, after torch. Run this backend in its own environment (``tox -e conversion``). It runs on
+the CPU whatever device a run asks for, and its records say so
+(:meth:`_ConversionBase.device_unsupported`).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ from adapters.base import (
     GenerativeAdapter,
     OpCounts,
     ProgressFn,
+    config_dict,
     config_field,
 )
 from adapters.coding import bernoulli_noise, make_generator, split_seed
@@ -520,6 +523,12 @@ class _ConversionBase(GenerativeAdapter):
                           f"input_spikes_per_sample_T{t}": result.input_spikes[t]})
         return extra
 
+    def device_unsupported(self, device: torch.device) -> str:
+        """Why a conversion stays on the CPU: its simulator is TensorFlow's CPU build."""
+        return ("the conversion backend runs on the CPU: SNN Toolbox simulates on the CPU build "
+                "of TensorFlow in its own environment (tox -e conversion), and its ANN trains "
+                "there on the CPU too")
+
     # -- interface -------------------------------------------------------------------------
     def trained_twin(self) -> tuple[str, dict[str, Any]]:
         """The ANN adapter (``ann-vae``/``ann-gan``) of the same config: training it is the first
@@ -606,7 +615,7 @@ class _ConversionBase(GenerativeAdapter):
             raise RuntimeError(f"{self.name}: nothing to save before fit()")
         atomic_torch_save({
             "format": _SAVE_FORMAT,
-            "config": dataclasses.asdict(self.config),
+            "config": config_dict(self.config),
             "seed": self._seed,
             "state": {k: getattr(self._ann, k).state_dict() for k in self._saved_modules},
             "fit_extra": dict(self._fit_extra),
@@ -622,7 +631,7 @@ class _ConversionBase(GenerativeAdapter):
         def norm(d: dict[str, Any]) -> dict[str, Any]:
             return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
-        current = dataclasses.asdict(self.config)
+        current = config_dict(self.config)
         if norm(dict(blob["config"])) != norm(current):
             raise ValueError(f"{path} was saved with config {blob['config']}, not {current}")
         for key in self._saved_modules:

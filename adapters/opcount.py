@@ -18,6 +18,12 @@ the inputs it reads and the outputs it writes. Source spike trains (a coded inpu
 noise drawn from a prior) are added with ``source=True``: they are counted apart from the neurons
 that integrate. Everything is also kept per layer (:attr:`OpCounts.layers`).
 
+Counts are exact on every device: a count is a sum of 0/1 masks (and of their convolutions with
+unit kernels, rounded to the integers they are, whatever algorithm a GPU library picks) taken in
+float64, which is exact in any order, on the tensor's own device (CUDA), or on the CPU where the
+device has no float64 (MPS). A model run on a GPU that emits the same spikes as on the CPU is
+counted the same.
+
 Backends that do not run ``nn.Module`` layers (e.g. spyker) call :meth:`OpCounter.add_spikes`,
 :meth:`OpCounter.add_synaptic_ops` and :meth:`OpCounter.add_macs` with their real tensors.
 
@@ -39,6 +45,8 @@ from torch import Tensor, nn
 from adapters.base import OpCounts
 
 SYNAPTIC_TYPES = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
+#: Device types whose float64 counting runs where the tensor is; others count on the CPU.
+_FLOAT64_DEVICES = frozenset({"cpu", "cuda"})
 
 
 def is_binary(x: Tensor) -> bool:
@@ -57,28 +65,30 @@ def connection_count(layer: nn.Module, mask: Tensor) -> float:
 
     Returns:
         The number of (input element, weight, output element) triples that contribute, i.e. the
-        accumulates the layer performs for that input.
+        accumulates the layer performs for that input (exact on every device: module docstring).
     """
+    if mask.device.type not in _FLOAT64_DEVICES:
+        mask = mask.cpu()
     mask = mask.to(torch.float64)
     if isinstance(layer, nn.Linear):
         return float(mask.sum().item()) * layer.out_features
     if isinstance(layer, nn.Conv2d):
         ones = torch.ones(1, layer.in_channels // layer.groups, *layer.kernel_size,
-                          dtype=torch.float64)
+                          dtype=torch.float64, device=mask.device)
         if layer.groups != 1:
             raise NotImplementedError("grouped convolutions are not counted yet")
         # Summing the input channels first is exact: every channel sees the same kernel support.
         reach = F.conv2d(mask.sum(dim=1, keepdim=True), ones[:, :1], stride=layer.stride,
                          padding=layer.padding, dilation=layer.dilation)
-        return float(reach.sum().item()) * layer.out_channels
+        return float(reach.round().sum().item()) * layer.out_channels
     if isinstance(layer, nn.ConvTranspose2d):
         if layer.groups != 1:
             raise NotImplementedError("grouped transposed convolutions are not counted yet")
-        ones = torch.ones(1, 1, *layer.kernel_size, dtype=torch.float64)
+        ones = torch.ones(1, 1, *layer.kernel_size, dtype=torch.float64, device=mask.device)
         reach = F.conv_transpose2d(mask.sum(dim=1, keepdim=True), ones, stride=layer.stride,
                                    padding=layer.padding, output_padding=layer.output_padding,
                                    dilation=layer.dilation)
-        return float(reach.sum().item()) * layer.out_channels
+        return float(reach.round().sum().item()) * layer.out_channels
     raise TypeError(f"cannot count connections of {type(layer).__name__}; "
                     f"supported: {[t.__name__ for t in SYNAPTIC_TYPES]}")
 

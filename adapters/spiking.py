@@ -25,6 +25,10 @@ products into one large one, which is what makes CPU training affordable.
 
 snntorch is imported inside :func:`make_neuron` only, so this module (and the surrogate models'
 modules, and their ``Config``) import without it.
+
+The surrogate models run on any torch device and can train in mixed precision (``amp`` in
+:class:`TrainingConfig`); see :mod:`adapters.torch_adapter`. The spike sources here draw their
+randomness from CPU generators and return spikes on their inputs' device.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from torch import Tensor, nn
 from adapters.base import AdapterConfig, config_field
 from adapters.coding import Coding, encode
 from adapters.opcount import OpCounter
-from adapters.torch_adapter import TorchModuleAdapter
+from adapters.torch_adapter import Amp, TorchModuleAdapter
 
 if TYPE_CHECKING:
     import snntorch
@@ -204,13 +208,14 @@ def bernoulli_spikes(probs: Tensor, *, generator: torch.Generator) -> Tensor:
 
     Args:
         probs: firing probability per step and unit, ``(T, N, D)`` float32 in ``[0, 1]``.
-        generator: RNG of the draws (one uniform per element, drawn in one call).
+        generator: RNG of the draws (one uniform per element, drawn in one call on the
+            generator's device and moved to ``probs``'s).
 
     Returns:
-        ``(T, N, D)`` float32 spikes in ``{0, 1}``, independent, ``P(z=1) = probs``; backward is
-        straight through (``∂z/∂probs = 1``).
+        ``(T, N, D)`` float32 spikes in ``{0, 1}`` on ``probs``'s device, independent,
+        ``P(z=1) = probs``; backward is straight through (``∂z/∂probs = 1``).
     """
-    uniform = torch.rand(probs.shape, generator=generator)
+    uniform = torch.rand(probs.shape, generator=generator).to(probs.device)
     return _BernoulliST.apply(probs, uniform)
 
 
@@ -239,7 +244,8 @@ class _EncodeST(torch.autograd.Function):
             return grad.sum(dim=0), None, None, None
         steps = ctx.timesteps
         t_fire = (1.0 - x) * (steps - 1)
-        dist = torch.arange(steps, dtype=x.dtype).view(steps, *([1] * x.dim())) - t_fire
+        dist = torch.arange(steps, dtype=x.dtype, device=x.device).view(
+            steps, *([1] * x.dim())) - t_fire
         slope = -torch.sign(dist) * (dist.abs() < 1).to(x.dtype) * (steps - 1)
         return (grad * slope).sum(dim=0), None, None, None
 
@@ -251,7 +257,7 @@ def encode_st(x: Tensor, timesteps: int, coding: str, *, generator: torch.Genera
         x: intensities in ``[0, 1]``, ``(N, ...)`` float32.
 
     Returns:
-        ``(T, N, ...)`` float32 spikes in ``{0, 1}``.
+        ``(T, N, ...)`` float32 spikes in ``{0, 1}``, on ``x``'s device.
     """
     return _EncodeST.apply(x, timesteps, coding, generator)
 
@@ -308,11 +314,14 @@ class TrainingConfig(AdapterConfig):
         epochs: passes over the training set, ``>= 1``. 3: the ci budget; the suites set their own.
         batch_size: images per Adam step, ``>= 1``. 128: the ANN baselines' batch.
         lr: Adam learning rate ``> 0``. 1e-3: Adam's default (the GAN overrides it).
+        amp: mixed precision of training, ``"off"`` or ``"bf16"`` (:mod:`adapters.torch_adapter`).
+            Off: float32, as every recorded result.
     """
 
     epochs: int = config_field(3, ge=1)
     batch_size: int = config_field(128, ge=1)
     lr: float = config_field(1e-3, gt=0.0)
+    amp: Amp = config_field("off", quiet=True)
 
 
 # -- network builders --------------------------------------------------------------------------
@@ -394,16 +403,18 @@ class SurrogateAdapter(TorchModuleAdapter):
     @torch.no_grad()
     def _decode_counted(self, decoder: nn.Module, source: str, noise: Tensor,
                         counter: OpCounter | None = None) -> Tensor:
-        """Run ``decoder`` on ``(T, n, D)`` source spikes in chunks of :data:`CHUNK`, counting
-        into ``counter`` (a fresh one if ``None``); the counts become this model's op counts.
+        """Run ``decoder`` on ``(T, n, D)`` source spikes (on any device) in chunks of
+        :data:`CHUNK`, counting into ``counter`` (a fresh one if ``None``); the counts become this
+        model's op counts.
 
         Returns:
-            float32 ``(n, 1, 28, 28)`` in ``[0, 1]``.
+            float32 ``(n, 1, 28, 28)`` in ``[0, 1]``, on the CPU.
         """
+        noise = self._to_device(noise)
         counter = counter or OpCounter()
         counter.watch_synapses(decoder, prefix="dec.").watch_spikes(spiking_modules("dec", decoder))
         counter.add_spikes(source, noise, batch_dim=1, source=True)
         with counter:
             out = torch.cat([decoder(chunk) for chunk in noise.split(CHUNK, dim=1)])
         self._counts = counter.counts(n_samples=noise.shape[1], timesteps=noise.shape[0])
-        return out.clamp(0.0, 1.0).to(torch.float32)
+        return out.clamp(0.0, 1.0).to(torch.float32).cpu()

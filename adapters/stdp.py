@@ -182,6 +182,9 @@ class StdpAE(GenerativeAdapter):
     Decoder: ``x̂ = clamp(b + Wᵀc, 0, 1)`` from the code ``c ∈ {0,1}^D`` (accumulates only: every
     code spike adds its 784 weights); ``b`` is the output units' resting value. Prior: mixture of
     ``n_components`` multivariate Bernoullis fitted by EM on training codes.
+
+    Runs on the CPU whatever device a run asks for (:meth:`device_unsupported` says why in the
+    record): the encoder is spyker's, fed and counted through CPU tensors.
     """
 
     name: ClassVar[str] = "stdp-ae"
@@ -311,6 +314,14 @@ class StdpAE(GenerativeAdapter):
         })
         return FitReport(epochs=c.stdp_epochs, steps=max(done, 1),
                          train_seconds=time.perf_counter() - t0, history=history, extra=extra)
+
+    def device_unsupported(self, device: torch.device) -> str:
+        """Why the STDP backend stays on the CPU: spyker's build here, or its CUDA path."""
+        if device.type == "cuda" and not spyker.cuda_available():
+            return ("the STDP backend runs spyker on the CPU: the spyker installed here has no "
+                    "CUDA (spyker.cuda_available() is False)")
+        return (f"the STDP backend runs spyker on the CPU: its encoder, STDP updates and op "
+                f"counts take CPU tensors; spyker's own {device.type} path is not used")
 
     # -- queries --------------------------------------------------------------------------------
     def _require_fit(self) -> None:

@@ -191,21 +191,25 @@ class SurrogateGAN(kit.SurrogateAdapter):
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=c.lr * c.d_lr_scale,
                                  betas=(0.5, 0.999))
         log = EpochHistory(("loss_d", "loss_g"), epochs=c.epochs, progress=progress, name=self.name)
+        images = self._to_device(train)
         self._set_eval(False)
         for idx in log.batches(len(train), c.batch_size, order_gen):
-            x = train[idx]
+            x = images[self._to_device(idx)]
             z = self._noise(len(idx), noise_gen)
-            fake = self.generator(z)
-            fake_spikes = kit.encode_st(fake, c.timesteps, c.coding, generator=code_gen)
-            d_real = self.discriminator(encode(x, c.timesteps, c.coding, generator=code_gen))
-            d_fake = self.discriminator(fake_spikes.detach())
-            loss_d = discriminator_loss(d_real, d_fake, c.smooth)
+            with self._autocast():
+                fake = self.generator(z).float()
+                fake_spikes = kit.encode_st(fake, c.timesteps, c.coding, generator=code_gen)
+                d_real = self.discriminator(encode(x, c.timesteps, c.coding,
+                                                   generator=code_gen)).float()
+                d_fake = self.discriminator(fake_spikes.detach()).float()
+                loss_d = discriminator_loss(d_real, d_fake, c.smooth)
             optimiser_step(opt_d, loss_d)
-            loss_g = F.softplus(-self.discriminator(fake_spikes)).mean()
-            if c.mode_seeking > 0 and len(idx) > 1:
-                loss_g = loss_g - c.mode_seeking * _mode_seeking(fake, z)
-            if c.coverage > 0:
-                loss_g = loss_g + c.coverage * _coverage(fake, x, c.coverage_pool)
+            with self._autocast():
+                loss_g = F.softplus(-self.discriminator(fake_spikes).float()).mean()
+                if c.mode_seeking > 0 and len(idx) > 1:
+                    loss_g = loss_g - c.mode_seeking * _mode_seeking(fake, z)
+                if c.coverage > 0:
+                    loss_g = loss_g + c.coverage * _coverage(fake, x, c.coverage_pool)
             optimiser_step(opt_g, loss_g)
             log.add(len(idx), loss_d.item(), loss_g.item())
         self._set_eval(True)
@@ -223,9 +227,11 @@ class SurrogateGAN(kit.SurrogateAdapter):
         return self._decode_counted(self.generator, "noise", z)
 
     def _noise(self, n: int, gen: torch.Generator) -> Tensor:
-        """``(T, n, noise_dim)`` Bernoulli noise spikes (``noise_process``)."""
+        """``(T, n, noise_dim)`` Bernoulli noise spikes (``noise_process``), drawn on the CPU
+        and moved to this model's device."""
         c = self.config
         if c.noise_process == "iid":
-            return bernoulli_noise((c.timesteps, n, c.noise_dim), c.noise_p, generator=gen)
+            return self._to_device(bernoulli_noise((c.timesteps, n, c.noise_dim), c.noise_p,
+                                                   generator=gen))
         draw = bernoulli_noise((n, c.noise_dim), c.noise_p, generator=gen)
-        return draw.unsqueeze(0).expand(c.timesteps, n, c.noise_dim).contiguous()
+        return self._to_device(draw.unsqueeze(0).expand(c.timesteps, n, c.noise_dim).contiguous())

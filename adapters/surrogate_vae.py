@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from adapters.base import FitReport, ProgressFn, config_field
@@ -29,6 +28,7 @@ from adapters.spiking import (
 )
 from adapters.torch_adapter import (
     EpochHistory,
+    binary_cross_entropy,
     check_images,
     check_n,
     optimiser_step,
@@ -97,13 +97,15 @@ class SpikingPrior(nn.Module):
 
     @torch.no_grad()
     def sample(self, timesteps: int, n: int, *, generator: torch.Generator) -> Tensor:
-        """``(T, n, L)`` spike trains drawn step by step from the prior.
+        """``(T, n, L)`` spike trains drawn step by step from the prior, on this module's device
+        (the uniforms are drawn on the generator's, the CPU).
 
         Step ``t`` re-runs the network on ``z[0..t]`` (the neurons restart from rest each pass),
         which gives exactly the state a step-by-step simulation has; the last pass over all ``T``
         steps is the one a chip would run, and is the one counted (see ``SurrogateVAE.sample``).
         """
-        uniform = torch.rand((timesteps, n, self.out.out_features), generator=generator)
+        uniform = torch.rand((timesteps, n, self.out.out_features),
+                             generator=generator).to(self.out.weight.device)
         z = torch.zeros_like(uniform)
         for t in range(timesteps):
             p = self.forward(z[:t + 1])[t]
@@ -222,12 +224,12 @@ class SurrogateVAE(SurrogateAdapter):
             if self.prior is None:
                 log_p, log_1mp = math.log(c.prior_p), math.log1p(-c.prior_p)
             else:
-                p = self.prior(z.detach()).clamp(1e-4, 1 - 1e-4)
+                p = self.prior(z.detach()).float().clamp(1e-4, 1 - 1e-4)
                 log_p, log_1mp = p.log(), (1 - p).log()
             kl = q * (q.log() - log_p) + (1 - q) * ((1 - q).log() - log_1mp)
             return kl.sum(dim=(0, 2)).mean()
         rates = q.mean(0)
-        prior_rates = bernoulli_noise(q.shape, c.prior_p, generator=gen).mean(0)
+        prior_rates = bernoulli_noise(q.shape, c.prior_p, generator=gen).to(q.device).mean(0)
         return c.latent * _mmd(rates, prior_rates)
 
     def fit(self, train: Tensor, *, seed: int, progress: ProgressFn | None = None) -> FitReport:
@@ -237,15 +239,17 @@ class SurrogateVAE(SurrogateAdapter):
         opt = torch.optim.Adam(self._parameters(), lr=c.lr)
         log = EpochHistory(("loss", "bce", "latent_loss", "latent_rate"), epochs=c.epochs,
                            progress=progress, shown=("loss", "bce"), name=self.name)
+        images = self._to_device(train)
         self._set_eval(False)
         for idx in log.batches(len(train), c.batch_size, order_gen):
-            x = train[idx]
-            q = self.encoder(encode(x, c.timesteps, c.coding, generator=code_gen))
-            z = bernoulli_spikes(q, generator=noise_gen)
-            x_hat = self.decoder(z).clamp(1e-6, 1 - 1e-6)
-            bce = F.binary_cross_entropy(x_hat, x, reduction="none").flatten(1).sum(1).mean()
-            reg = self._latent_loss(q, z, noise_gen)
-            loss = bce + c.kl_weight * reg
+            x = images[self._to_device(idx)]
+            with self._autocast():
+                q = self.encoder(encode(x, c.timesteps, c.coding, generator=code_gen)).float()
+                z = bernoulli_spikes(q, generator=noise_gen)
+                x_hat = self.decoder(z).float().clamp(1e-6, 1 - 1e-6)
+                bce = binary_cross_entropy(x_hat, x).flatten(1).sum(1).mean()
+                reg = self._latent_loss(q, z, noise_gen)
+                loss = bce + c.kl_weight * reg
             optimiser_step(opt, loss)
             log.add(len(idx), loss.item(), bce.item(), reg.item(), q.mean().item())
         self._set_eval(True)
@@ -264,7 +268,7 @@ class SurrogateVAE(SurrogateAdapter):
         gen = make_generator(split_seed(seed, "noise"))
         if self.prior is None:
             z = bernoulli_noise((c.timesteps, n, c.latent), c.prior_p, generator=gen)
-            return self._decode_counted(self.decoder, "latent", z)
+            return self._decode_counted(self.decoder, "latent", z)  # moved to the device there
         z = torch.cat([self.prior.sample(c.timesteps, min(CHUNK, n - start), generator=gen)
                        for start in range(0, n, CHUNK)], dim=1)
         counter = OpCounter().watch_synapses(self.prior)
@@ -289,7 +293,7 @@ class SurrogateVAE(SurrogateAdapter):
         latents = []
         with counter:
             for chunk in x.split(CHUNK):
-                spikes = encode(chunk, c.timesteps, c.coding, generator=code_gen)
+                spikes = encode(self._to_device(chunk), c.timesteps, c.coding, generator=code_gen)
                 counter.add_spikes("input", spikes, batch_dim=1)
                 latents.append(bernoulli_spikes(self.encoder(spikes), generator=noise_gen))
         return self._decode_counted(self.decoder, "latent", torch.cat(latents, dim=1), counter)

@@ -1,28 +1,53 @@
 """Plumbing shared by the adapters whose networks are torch modules (``ann``, ``surrogate``,
 and the input check of ``stdp``): image and count checks, shuffled mini-batches, per-epoch
-training curves, the op counts kept from the last measured pass, and saving/loading the modules
-with their config."""
+training curves, the op counts kept from the last measured pass, saving/loading the modules
+with their config, and running them on a device with optional mixed precision.
+
+**Device.** A :class:`TorchModuleAdapter` runs on any device torch has (CPU, CUDA, MPS). Its
+helpers are what a subclass needs for that, and all it needs:
+
+* :attr:`~adapters.base.GenerativeAdapter.device` — where its modules live once
+  :meth:`~TorchModuleAdapter.use_device` has moved them;
+* :meth:`~TorchModuleAdapter._to_device` — a tensor there (the training set once per ``fit``,
+  each index batch, noise drawn on the CPU);
+* random draws come from CPU generators and are moved (:func:`adapters.coding.bernoulli`);
+  initial weights are drawn on the CPU and then moved (:meth:`~TorchModuleAdapter._init_parameters`);
+* ``sample`` / ``reconstruct`` return CPU tensors (``.cpu()`` of the result).
+
+On the CPU every one of these is the identity: the CPU path runs the operations it always ran.
+
+**Mixed precision.** ``amp = "bf16"`` in a config (:data:`Amp`, off by default) runs the
+training forward passes under ``torch.autocast`` in bfloat16 (:meth:`~TorchModuleAdapter._autocast`);
+network outputs are cast back to float32 before the losses, and :func:`binary_cross_entropy`
+leaves autocast (CUDA refuses it there). Sampling and reconstruction stay in float32.
+"""
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import logging
 import math
 import time
+import typing
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from adapters.base import FitReport, GenerativeAdapter, OpCounts, ProgressFn
+from adapters.base import FitReport, GenerativeAdapter, OpCounts, ProgressFn, config_dict
 from adapters.coding import make_generator, split_seed
 from adapters.io import atomic_torch_save, load_weights
 from adapters.seeding import init_parameters_
 
 logger = logging.getLogger(__name__)
+
+#: Mixed precision of training: ``"off"`` (float32) or ``"bf16"`` (autocast to bfloat16).
+Amp = Literal["off", "bf16"]
+AMP_MODES: tuple[str, ...] = typing.get_args(Amp)
+_CPU = torch.device("cpu")
 
 #: The seed stream each named module's initial weights are drawn from (``split_seed`` labels).
 INIT_STREAMS: dict[str, str] = {"encoder": "init-enc", "decoder": "init-dec", "prior": "init-prior",
@@ -57,6 +82,16 @@ def optimiser_step(opt: torch.optim.Optimizer, loss: Tensor) -> None:
     opt.step()
 
 
+def binary_cross_entropy(x_hat: Tensor, x: Tensor) -> Tensor:
+    """``F.binary_cross_entropy(x_hat, x, reduction="none")``; inside an autocast region it is
+    computed outside it, in float32 (CUDA's autocast refuses it: it is unsafe in half
+    precision)."""
+    if torch.is_autocast_enabled(x_hat.device.type):
+        with torch.autocast(x_hat.device.type, enabled=False):
+            return F.binary_cross_entropy(x_hat.float(), x.float(), reduction="none")
+    return F.binary_cross_entropy(x_hat, x, reduction="none")
+
+
 def discriminator_loss(d_real: Tensor, d_fake: Tensor, smooth: float) -> Tensor:
     """The non-saturating GAN discriminator loss with one-sided label smoothing,
     ``BCE(D(x), smooth) + mean softplus(D(G(z)))``, from logits ``(N, 1)``."""
@@ -73,12 +108,32 @@ class TorchModuleAdapter(GenerativeAdapter):
     """A :class:`GenerativeAdapter` whose state is a few named ``nn.Module``\\ s.
 
     Subclasses return them from :meth:`_modules` and set ``self._counts`` from the real forward
-    pass of ``sample`` / ``reconstruct``.
+    pass of ``sample`` / ``reconstruct``. They run on any torch device (module docstring: what a
+    subclass does for that).
     """
+
+    device_types: ClassVar[frozenset[str]] = frozenset({"cpu", "cuda", "mps"})
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
         self._counts: OpCounts | None = None
+
+    def use_device(self, device: torch.device | str) -> None:
+        """Move every module to ``device``; ``fit``, ``sample`` and ``reconstruct`` run there."""
+        super().use_device(device)
+        for module in self._modules().values():
+            module.to(self.device)
+
+    def _to_device(self, x: Tensor) -> Tensor:
+        """``x`` on this adapter's device (itself, not a copy, where it already is)."""
+        return x.to(self.device)
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """The context of a training forward pass: autocast to bfloat16 on this adapter's device
+        when the config asks for ``amp = "bf16"``, else nothing."""
+        if getattr(self.config, "amp", "off") == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     def op_counts(self) -> OpCounts:
         if self._counts is None:
@@ -94,9 +149,16 @@ class TorchModuleAdapter(GenerativeAdapter):
 
     def _init_parameters(self, seed: int) -> None:
         """Draw every module's initial weights from its own stream of ``seed``
-        (:data:`INIT_STREAMS`), so adding a module leaves the others' weights as they were."""
+        (:data:`INIT_STREAMS`), so adding a module leaves the others' weights as they were.
+
+        The draws are made on the CPU (the generators' device) and the weights moved to
+        :attr:`device` afterwards: one seed, the same initial weights on every device.
+        """
         for name, module in self._modules().items():
-            init_parameters_(module, make_generator(split_seed(seed, INIT_STREAMS[name])))
+            on_cpu = module.to(_CPU) if self.device != _CPU else module
+            init_parameters_(on_cpu, make_generator(split_seed(seed, INIT_STREAMS[name])))
+            if self.device != _CPU:
+                module.to(self.device)
 
     def _begin_fit(self, train: Tensor, seed: int, *streams: str) -> list[torch.Generator]:
         """Check ``train``, draw the initial weights of ``seed`` and return one generator per
@@ -110,13 +172,14 @@ class TorchModuleAdapter(GenerativeAdapter):
         return [p for module in self._modules().values() for p in module.parameters()]
 
     def save(self, path: str | Path) -> None:
-        atomic_torch_save({"config": dataclasses.asdict(self.config),
+        atomic_torch_save({"config": config_dict(self.config),
                            "state": {k: m.state_dict() for k, m in self._modules().items()}}, path)
 
     def load(self, path: str | Path) -> None:
-        """Load weights saved by :meth:`save` with the same config (else ``ValueError``)."""
+        """Load weights saved by :meth:`save` with the same config (else ``ValueError``), onto
+        :attr:`device` (a file saved on any device loads on any other)."""
         blob = load_weights(path)
-        saved, current = _plain(dict(blob["config"])), _plain(dataclasses.asdict(self.config))
+        saved, current = _plain(dict(blob["config"])), _plain(config_dict(self.config))
         if saved != current:
             raise ValueError(f"{path} was saved with config {saved}, not {current}")
         for key, module in self._modules().items():

@@ -9,7 +9,6 @@ not run again. Nothing here trains, measures or writes.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -87,13 +86,14 @@ def select_cells(suite: Suite, *, labels: Sequence[str] | None = None,
 
 
 def full_config(entry: Entry) -> dict[str, Any]:
-    """The entry's config with the adapter's defaults filled in (as given, where the adapter's
-    module cannot be imported here)."""
+    """The entry's config with the adapter's defaults filled in, less the quiet fields at their
+    defaults (:func:`adapters.base.config_dict`); as given, where the adapter's module cannot be
+    imported here."""
     try:
         cls = adapters.get_adapter_class(entry.adapter)
     except ImportError:
         return dict(entry.config)
-    return dataclasses.asdict(adapters.base.config_from_dict(cls.Config, entry.config))
+    return adapters.base.config_dict(adapters.base.config_from_dict(cls.Config, entry.config))
 
 
 def cell_hash(suite: Suite, cell: Cell, config: dict[str, Any]) -> str:
