@@ -37,6 +37,19 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _device(suite: Any, given: str | None) -> Any:
+    """``suite`` with its device resolved on this machine (``given``, a ``--device``, overrides
+    the suite file's): a device this machine lacks fails here, before anything trains."""
+    import torch
+
+    from adapters.device import resolve_device
+
+    device = resolve_device(suite.device if given is None else given)
+    name = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
+    log.info("device: %s%s", device, name)
+    return dataclasses.replace(suite, device=str(device))
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from benchmarks.driver import run_suite
     from benchmarks.executors import Executor
@@ -48,6 +61,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if args.threads < 1:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")
         suite = dataclasses.replace(suite, threads=args.threads)
+    suite = _device(suite, args.device)
     cells = select_cells(suite, labels=args.adapters, datasets=args.datasets, seeds=args.seeds)
     if args.jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
@@ -276,7 +290,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     from benchmarks.sample_worker import sample_isolated, sample_saved
     from benchmarks.suites import load_suite
 
-    suite = load_suite(args.suite)
+    suite = _device(load_suite(args.suite), args.device)
     entry = suite.entry(args.adapter) if args.adapter in {e.label for e in suite.entries} else \
         next((e for e in suite.entries if e.adapter == args.adapter), None)
     if entry is None:
@@ -297,11 +311,11 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     try:
         if python is None:
             images = sample_saved(entry.adapter, entry.config, model_file, args.n,
-                                  args.sample_seed)
+                                  args.sample_seed, device=suite.device)
         else:
             log.info("sampling %s under %s", entry.adapter, python)
             images = sample_isolated(python, entry.adapter, entry.config, model_file, args.n,
-                                     args.sample_seed, threads=suite.threads)
+                                     args.sample_seed, threads=suite.threads, device=suite.device)
     except IntegrityError as err:
         raise ValueError(f"{err}; train it again with: {retrain} --force") from err
     uint8 = (images.squeeze(1).clamp(0, 1) * 255).round().to(torch.uint8).numpy()
@@ -371,7 +385,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from benchmarks.score import check_label, load_ops, load_samples, score, write
     from benchmarks.suites import load_suite
 
-    suite = load_suite(args.suite)
+    suite = _device(load_suite(args.suite), args.device)
     check_label(args.label, suite)
     if args.dataset not in suite.datasets:
         raise ValueError(f"--dataset {args.dataset!r} is not a data set of suite {suite.name!r}; "
@@ -400,6 +414,14 @@ def _cmd_score(args: argparse.Namespace) -> int:
     log.info("its row is in: python -m benchmarks tables --suite %s%s", suite.name,
              _results_flag(args.results_dir))
     return 0
+
+
+_DEVICE_HELP = ("where cells train and are measured: auto (a CUDA GPU where torch sees one, else "
+                "the CPU), cpu, cuda, cuda:N or mps (default: the suite's device; cpu for smoke, "
+                "ci and quick, auto for full). Recorded in each record's env, in no config hash; "
+                "a backend that cannot use it (stdp, conversion) runs on the CPU and its record "
+                "says why. With --executor ray a cell runs on the GPU Ray gives it (its entry's "
+                "gpus > 0), else on the CPU")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -441,6 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reevaluate", action="store_true",
                    help="train nothing: measure every recorded ok cell again from its saved model "
                         "(for metrics added since); its recorded numbers must come back exactly")
+    p.add_argument("--device", default=None, metavar="DEVICE", help=_DEVICE_HELP)
     p.add_argument("--max-retries", type=int, default=1,
                    help="with --jobs > 1 or --executor ray: times a cell whose worker process "
                         "died is run again (default 1)")
@@ -508,6 +531,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output .npz (images: uint8 N x 28 x 28)")
     p.add_argument("--results-dir", type=Path, default=rec.DEFAULT_RUNS,
                    help="the --results-dir of the run that trained it (default: runs/)")
+    p.add_argument("--device", default=None, metavar="DEVICE",
+                   help="where the model samples: auto, cpu, cuda, cuda:N or mps (default: the "
+                        "suite's device); the noise is the same on every device")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_sample)
 
@@ -534,6 +560,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the record goes (default: runs/)")
     p.add_argument("--data-dir", type=Path, default=None,
                    help="folder with idx files you already have (or SPIKEGENBENCH_DATA_DIR)")
+    p.add_argument("--device", default=None, metavar="DEVICE",
+                   help="where the feature networks run: auto, cpu, cuda, cuda:N or mps "
+                        "(default: the suite's device)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_score)
 

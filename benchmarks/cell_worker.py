@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
                   n_eval=request["n_eval"], seed=request["seed"],
                   model_path=Path(request["model_path"]), desc=f"fit {request['cell_id']}",
                   twins=request.get("twins", ()), progress=request.get("progress", True),
-                  trained=request.get("trained"))
+                  trained=request.get("trained"), device=request.get("device", "cpu"))
     # A fresh process: its lifetime peak is the cell's peak (ru_maxrss is KiB on Linux).
     out.peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     atomic_torch_save(dataclasses.asdict(out), args[1])

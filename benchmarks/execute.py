@@ -8,6 +8,14 @@ A cell that raises becomes a ``failed`` record and one whose backend is not inst
 (:mod:`benchmarks.driver`) does, as each cell finishes.
 
 A process that runs cells first calls :func:`apply_threads` with the suite's thread count.
+
+**Device.** A cell runs on the device its runner was given (the suite's ``device`` or
+``run --device``, resolved by :func:`adapters.device.resolve_device`; a Ray task's GPU): the
+adapter is placed there before it trains (:func:`adapters.device.place`; an adapter that cannot
+run there runs on the CPU), the samples' features are extracted there, and the record's ``env``
+says where the cell ran, on what, and why not where it was asked to
+(:func:`adapters.device.environment`). The training set moves to the device once per cell
+(inside ``fit``); samples come back to the CPU for the metrics.
 """
 
 from __future__ import annotations
@@ -30,7 +38,8 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 import adapters
-from adapters.base import OpCounts
+from adapters.base import OpCounts, config_dict, config_from_dict
+from adapters.device import Placement, place, resolve_device
 from benchmarks import data as datamod
 from benchmarks import records as rec
 from benchmarks.plan import Cell, Planned, plan_cell
@@ -70,6 +79,12 @@ class DatasetContext:
     radii (:func:`~benchmarks.metrics.fidelity.reference_features`), ``ae_reference`` the same in
     the second feature space (:mod:`benchmarks.metrics.aefeatures`): a cell extracts only its own
     samples' features.
+
+    The feature networks are trained (once per machine, cached) on the CPU with portable kernels
+    whatever the suite's device: their weights define every FID, and a network trained on a GPU
+    would be another extractor. The reference's features are extracted on the suite's device
+    (:attr:`device`); everything kept here is on the CPU, so a context can be shipped to a
+    worker without that device.
     """
 
     def __init__(self, name: str, suite: Suite) -> None:
@@ -78,6 +93,7 @@ class DatasetContext:
         from benchmarks.metrics.fidelity import anchors, reference_features
 
         self.name = name
+        self.device = resolve_device(suite.device)
         train, test = datamod.load(name, "train"), datamod.load(name, "test")
         self.checksum = datamod.checksum(name)
         n_train = suite.n_train or len(train.images)
@@ -87,15 +103,16 @@ class DatasetContext:
         self.recon_ref = test.images[: suite.n_recon]
         self.feature_net, self.feature_info = get_feature_net(name, train=train, test=test)
         self.reference = reference_features(self.eval_ref, feature_net=self.feature_net,
-                                            info=self.feature_info)
+                                            info=self.feature_info, device=self.device)
         # the second feature space, and the test split's class shares for the coverage metrics
         self.ae_net, self.ae_info = get_ae_net(name, train=train, test=test)
         self.ae_reference = reference_features(self.eval_ref, feature_net=self.ae_net,
-                                               info=self.ae_info)
+                                               info=self.ae_info, device=self.device)
         self.test_shares = class_shares(test.labels, self.feature_net.num_classes)
         # the anchors' reference is the same first n_eval test images
         self.anchors = anchors(train.images, feature_net=self.feature_net, info=self.feature_info,
-                               n=self.reference.n, seed=0, reference=self.reference)
+                               n=self.reference.n, seed=0, reference=self.reference,
+                               device=self.device)
 
 
 # -- train and generate (also in an isolated backend's process: no benchmarks.metrics) ----------
@@ -111,6 +128,8 @@ class CellOutputs:
         filters: what a local learning rule learned, to be drawn for the reader
             (:meth:`~adapters.base.GenerativeAdapter.learned_filters`): float (K, h, w) in
             [-1, 1], or ``None``.
+        device: where the adapter ran (:class:`adapters.device.Placement` as a dict), or
+            ``None`` (the CPU).
     """
 
     fit: dict[str, Any]
@@ -124,6 +143,7 @@ class CellOutputs:
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
     filters: Tensor | None = None
     recon_seconds: float | None = None
+    device: dict[str, Any] | None = None
 
 
 def _tqdm_progress(desc: str, enabled: bool) -> tuple[Any, Any]:
@@ -143,8 +163,10 @@ def _tqdm_progress(desc: str, enabled: bool) -> tuple[Any, Any]:
 def produce(adapter: str, config: dict[str, Any], *, train: Tensor, recon_ref: Tensor | None,
             n_eval: int, seed: int, model_path: Path, desc: str = "fit",
             twins: Sequence[dict[str, Any]] = (), progress: bool = True,
-            trained: dict[str, Any] | None = None) -> CellOutputs:
-    """Train one adapter, save it, sample ``n_eval`` images and reconstruct ``recon_ref``.
+            trained: dict[str, Any] | None = None,
+            device: str | torch.device = "cpu") -> CellOutputs:
+    """Train one adapter on ``device``, save it, sample ``n_eval`` images and reconstruct
+    ``recon_ref``.
 
     Imports nothing of ``benchmarks.metrics`` (so it also runs in an isolated backend's
     environment, which lacks torch-fidelity).
@@ -159,17 +181,20 @@ def produce(adapter: str, config: dict[str, Any], *, train: Tensor, recon_ref: T
             is loaded from ``model_path`` (verified against its SHA-256) instead of trained, and
             the recorded training report and time are handed on; sampling and reconstruction run
             as after training, with the same seeds, so they give the same images.
+        device: where to run it (resolved); an adapter that cannot run there runs on the CPU
+            (:func:`adapters.device.place`), and ``CellOutputs.device`` says which and why.
 
     Raises:
         ValueError: the adapter's samples are not (n_eval, 1, 28, 28) float32 in [0, 1].
     """
     model = adapters.create(adapter, config)
+    placement = place(model, device)
     if trained is not None:
         model.load(model_path)
         fit_report = dict(trained["fit"])
         train_seconds = float(trained["timing"]["train_seconds"])
     else:
-        twin = _matching_twin(model, twins)
+        twin = _matching_twin(model, twins, placement.used)
         if twin is not None:
             model.start_from(Path(twin["model_path"]), twin["fit"], twin["cell_id"])
         bar, on_step = _tqdm_progress(desc, progress)
@@ -195,7 +220,8 @@ def produce(adapter: str, config: dict[str, Any], *, train: Tensor, recon_ref: T
     extra = {f"sample_{k}": v for k, v in model.extra_outputs().items()}
     out = CellOutputs(fit=fit_report, train_seconds=train_seconds,
                       sample_seconds=sample_seconds, peak_mb=None, samples=samples,
-                      counts=counts.to_dict(), extra=extra, filters=filters)
+                      counts=counts.to_dict(), extra=extra, filters=filters,
+                      device=placement.to_dict())
     if "reconstruct" in model.capabilities and recon_ref is not None and len(recon_ref):
         t2 = time.perf_counter()
         out.recon = model.reconstruct(recon_ref)
@@ -210,20 +236,47 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def _matching_twin(model: Any, twins: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+def _canonical(adapter: str, config: dict[str, Any]) -> Any:
+    """``config`` of ``adapter`` as its records hold it (defaults filled in, quiet fields at
+    their defaults left out: :func:`adapters.base.config_dict`), JSON-plain; as given where the
+    adapter's class cannot be imported here."""
+    try:
+        cls = adapters.get_adapter_class(adapter)
+        return _plain(config_dict(config_from_dict(cls.Config, config)))
+    except (ImportError, TypeError, ValueError):
+        return _plain(config)
+
+
+def _matching_twin(model: Any, twins: Sequence[dict[str, Any]],
+                   device: str = "cpu") -> dict[str, Any] | None:
+    """The twin among ``twins`` that ``model`` would train first: same adapter and config,
+    trained on ``device`` (the device ``model`` runs on: a twin trained on another device holds
+    other weights)."""
     wanted = model.trained_twin()
     if wanted is None:
         return None
     name, config = wanted
     return next((t for t in twins if t["adapter"] == name
-                 and _plain(t["config"]) == _plain(config)), None)
+                 and t.get("device", "cpu") == device
+                 and _canonical(name, t["config"]) == _canonical(name, config)), None)
+
+
+def _record_device(record: rec.Record) -> str:
+    """The device a record's cell ran on (``env.device``); ``"cpu"`` for records whose
+    ``env.device`` names no torch device (made before cells could run elsewhere)."""
+    value = str((record.get("env") or {}).get("device", "cpu"))
+    try:
+        return str(torch.device(value))
+    except RuntimeError:
+        return "cpu"
 
 
 def trained_twins(suite: Suite, cell: Cell, results_dir: Path) -> list[dict[str, Any]]:
     """The models this suite already trained on ``cell``'s data set and seed: one entry per ok
     record of another entry whose saved model exists, with its adapter, full config, model path,
-    ``fit`` and cell id. A conversion cell starts from its ANN among them (same config: the same
-    weights bit for bit), so the suite does not train that ANN twice."""
+    ``fit``, cell id and the device it trained on. A conversion cell starts from its ANN among
+    them (same config and device: the same weights bit for bit), so the suite does not train that
+    ANN twice."""
     out = []
     for entry in suite.entries:
         if entry.label == cell.entry.label:
@@ -237,7 +290,7 @@ def trained_twins(suite: Suite, cell: Cell, results_dir: Path) -> list[dict[str,
                         "config": record["adapter"]["config"], "model_path": str(model.resolve()),
                         "fit": {k: record["fit"][k] for k in
                                 ("epochs", "steps", "train_seconds", "history")},
-                        "cell_id": other.cell.cell_id})
+                        "cell_id": other.cell.cell_id, "device": _record_device(record)})
     return out
 
 
@@ -306,7 +359,8 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def sample_metrics(samples: Tensor, ctx: Any) -> tuple[dict[str, float | None], Tensor]:
+def sample_metrics(samples: Tensor, ctx: Any,
+                   device: torch.device | None = None) -> tuple[dict[str, float | None], Tensor]:
     """The metrics of a set of samples against a data set's context: FID, KID and
     precision/recall in both feature spaces, Inception FID (with local weights only) and the
     class coverage; returns them and the samples' class shares (for the record's histogram).
@@ -314,23 +368,26 @@ def sample_metrics(samples: Tensor, ctx: Any) -> tuple[dict[str, float | None], 
     One pass of the classifier gives both its features and its class predictions; the
     reference side was computed once for the data set (``ctx.reference``, ``ctx.ae_reference``).
     A run's cell (:func:`measure`) and a scored sample file (:mod:`benchmarks.score`) both come
-    here.
+    here. The feature networks and the precision/recall distances run on ``device`` (``None``:
+    the CPU); ``samples`` and everything returned are on the CPU.
     """
     from benchmarks.metrics import keys as K
     from benchmarks.metrics.features import class_coverage, class_shares, coverage
     from benchmarks.metrics.fidelity import extract, inception_fid, quality_from_features
 
     metrics: dict[str, float | None] = {}
-    seen = extract(samples, ctx.feature_net)
-    metrics.update(quality_from_features(seen.features, ctx.reference))
-    metrics[K.FID_INCEPTION] = inception_fid(samples, ctx.eval_ref, weights_path=None)
+    seen = extract(samples, ctx.feature_net, device=device)
+    metrics.update(quality_from_features(seen.features, ctx.reference, device=device))
+    metrics[K.FID_INCEPTION] = inception_fid(samples, ctx.eval_ref, weights_path=None,
+                                             device=device)
     metrics[K.CLASSES_COVERED] = float(class_coverage(seen.predictions,
                                                       ctx.feature_net.num_classes))
     shares = class_shares(seen.predictions, ctx.feature_net.num_classes)
     cover = coverage(shares, ctx.test_shares)
     metrics.update({K.CLASSES_AT_5PCT: cover["classes"], K.TOP_CLASS_SHARE: cover["top_share"],
                     K.CLASS_KL: cover["kl"]})
-    in_ae = quality_from_features(extract(samples, ctx.ae_net).features, ctx.ae_reference)
+    in_ae = quality_from_features(extract(samples, ctx.ae_net, device=device).features,
+                                  ctx.ae_reference, device=device)
     metrics.update({K.FID_AE: in_ae[K.FID], K.KID_AE: in_ae[K.KID], K.KID_STD_AE: in_ae[K.KID_STD],
                     K.PRECISION_AE: in_ae[K.PRECISION], K.RECALL_AE: in_ae[K.RECALL]})
     return metrics, shares
@@ -359,8 +416,9 @@ def count_metrics(counts: OpCounts | None, suite: Suite, family: str) -> dict[st
 
 
 def measure(suite: Suite, p: Planned, ctx: Any, out: CellOutputs, results_dir: Path,
-            started: str) -> rec.Record:
-    """Every metric of one cell from its outputs, and its figures; returns its record (ok)."""
+            started: str, device: torch.device | None = None) -> rec.Record:
+    """Every metric of one cell from its outputs, and its figures; returns its record (ok).
+    Features are extracted on ``device`` (``None``: the CPU)."""
     from benchmarks.figures import filter_grid, sample_grid
     from benchmarks.metrics import keys as K
     from benchmarks.metrics.energy import get_energy_model
@@ -371,13 +429,13 @@ def measure(suite: Suite, p: Planned, ctx: Any, out: CellOutputs, results_dir: P
     energy_model = get_energy_model(suite.energy_model)
     metrics: dict[str, float | None] = {k: None for k in K.METRICS}
     t_eval = time.perf_counter()
-    found, shares = sample_metrics(out.samples, ctx)
+    found, shares = sample_metrics(out.samples, ctx, device)
     metrics.update(found)
     bound = out.extra.get("sample_ann_samples")
     if isinstance(bound, Tensor) and bound.shape == out.samples.shape:
         # The conversion's upper bound: its own ANN on the same noise.
         metrics[K.FID_ANN_BOUND] = fid_from_features(
-            extract(bound, ctx.feature_net).features, ctx.reference)
+            extract(bound, ctx.feature_net, device=device).features, ctx.reference)
     if out.recon is not None and out.recon_counts is not None:
         metrics.update(reconstruction_errors(out.recon, ctx.recon_ref))
         metrics[K.RECON_SYNAPTIC_OPS] = out.recon_counts["synaptic_ops"]
@@ -413,7 +471,8 @@ def measure(suite: Suite, p: Planned, ctx: Any, out: CellOutputs, results_dir: P
                        dataset_checksum=ctx.checksum,
                        class_histogram={"classifier": ctx.feature_info.name,
                                         "shares": [float(v) for v in shares],
-                                        "test_shares": [float(v) for v in ctx.test_shares]})
+                                        "test_shares": [float(v) for v in ctx.test_shares]},
+                       placement=out.device)
 
 
 class NotReproduced(RuntimeError):
@@ -446,10 +505,13 @@ def make_record(suite: Suite, p: Planned, *, status: rec.Status, error: rec.Erro
                 op_counts: dict[str, Any] | None = None, fit: dict[str, Any] | None = None,
                 timing: dict[str, Any] | None = None, artifacts: dict[str, str] | None = None,
                 dataset_checksum: str | None = None,
-                class_histogram: dict[str, Any] | None = None) -> rec.Record:
+                class_histogram: dict[str, Any] | None = None,
+                placement: Placement | dict[str, Any] | None = None) -> rec.Record:
     """The record of planned cell ``p``. Its backend and family are the adapter class's (every
     adapter class imports without its backend's library). ``class_histogram`` (the samples' and
-    the test split's class shares under the classifier) is kept where given."""
+    the test split's class shares under the classifier) is kept where given. ``placement``:
+    where the adapter ran (:func:`adapters.device.place`); ``None`` for a cell that did not get
+    that far (its ``env.device`` is then the suite's)."""
     cell = p.cell
     cls = adapters.get_adapter_class(cell.entry.adapter)
     extra: dict[str, Any] = {} if class_histogram is None else {"class_histogram": class_histogram}
@@ -470,17 +532,30 @@ def make_record(suite: Suite, p: Planned, *, status: rec.Status, error: rec.Erro
         "op_counts": op_counts,
         "fit": fit,
         "timing": timing or {},
-        "env": rec.environment(torch.get_num_threads()),
+        "env": rec.environment(torch.get_num_threads(),
+                               placement if placement is not None else _suite_placement(suite)),
         "artifacts": artifacts or {},
         **extra,
     }
 
 
+def _suite_placement(suite: Suite) -> Placement:
+    """Where ``suite``'s cells run on this machine, for the record of a cell that stopped before
+    its adapter was placed (the CPU where the suite's device is not here)."""
+    try:
+        device = str(resolve_device(suite.device))
+    except ValueError:
+        device = "cpu"
+    return Placement(device, device)
+
+
 def failed_record(suite: Suite, p: Planned, kind: str, message: str,
-                  tb: str = "") -> rec.Record:
-    """The record of a cell that did not finish: its error, and no number."""
+                  tb: str = "", placement: Placement | None = None) -> rec.Record:
+    """The record of a cell that did not finish: its error, and no number (``placement``: the
+    device it was to run on, where known)."""
     return make_record(suite, p, status="failed",
-                       error={"type": kind, "message": message, "traceback": tb})
+                       error={"type": kind, "message": message, "traceback": tb},
+                       placement=placement)
 
 
 def _skipped_record(suite: Suite, p: Planned, missing: Sequence[str]) -> rec.Record:
@@ -512,13 +587,19 @@ class CellRunner:
         twins_from: the results folder whose trained models a cell may start from (see
             :func:`trained_twins`), when it writes its own files elsewhere (a Ray task's scratch
             folder); ``results_dir`` when ``None``.
+        device: where the cells run (a device string, see :mod:`adapters.device`); the suite's
+            ``device`` when ``None``. Resolved here: a device this machine lacks raises.
+
+    Raises:
+        adapters.device.DeviceError: the device is not on this machine.
     """
 
     def __init__(self, suite: Suite, results_dir: Path, *,
                  context_factory: ContextFactory | None = None,
                  contexts: dict[str, Any] | None = None, progress: bool = True,
-                 twins_from: Path | None = None) -> None:
+                 twins_from: Path | None = None, device: str | None = None) -> None:
         self.suite = suite
+        self.device = resolve_device(suite.device if device is None else device)
         self.results_dir = Path(results_dir)
         self.context_factory = context_factory or DatasetContext
         self.contexts = dict(contexts or {})
@@ -538,7 +619,8 @@ class CellRunner:
         except Exception as err:  # a failing cell is recorded, and the others go on
             log.error("%s failed: %s: %s", p.cell.cell_id, type(err).__name__, err)
             return failed_record(self.suite, p, type(err).__name__, str(err),
-                                 traceback.format_exc(limit=20))
+                                 traceback.format_exc(limit=20),
+                                 Placement(str(self.device), str(self.device)))
 
     def _run(self, p: Planned, python: Path | None) -> rec.Record:
         cell = p.cell
@@ -557,7 +639,7 @@ class CellRunner:
             from benchmarks.metrics.keys import PEAK_MEMORY_MB
 
             out.peak_mb = (old.get("metrics") or {}).get(PEAK_MEMORY_MB)  # of the training
-        record = measure(self.suite, p, ctx, out, self.results_dir, started)
+        record = measure(self.suite, p, ctx, out, self.results_dir, started, self.device)
         if old is not None:
             reproduced(old, record)
             record["timing"]["reevaluated"] = record["timing"]["finished"]
@@ -577,7 +659,7 @@ class CellRunner:
                           recon_ref=ctx.recon_ref if suite.n_recon else None, n_eval=suite.n_eval,
                           seed=cell.seed, model_path=self._model_path(cell),
                           desc=f"fit {cell.cell_id}", twins=twins, progress=self.progress,
-                          trained=trained)
+                          trained=trained, device=self.device)
         out.peak_mb = mem.peak_mb
         return out
 
@@ -600,7 +682,7 @@ class CellRunner:
                 "n_train": suite.n_train, "n_eval": suite.n_eval, "n_recon": suite.n_recon,
                 "threads": suite.threads, "progress": self.progress,
                 "model_path": str(self._model_path(cell).resolve()), "twins": list(twins),
-                "trained": trained,
+                "trained": trained, "device": str(self.device),
             }))
             proc = run_module(python, "benchmarks.cell_worker", [request, out_file],
                               stdout=subprocess.PIPE, text=True)

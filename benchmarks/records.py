@@ -11,7 +11,9 @@ and its parts describe its keys for readers and type checkers. Schema (``schema_
     metric_config {feature_extractor, feature_net_test_accuracy, n_samples, energy_model, ...},
     op_counts {OpCounts fields} | null, fit {FitReport fields} | null,
     timing {train_seconds, sample_seconds, recon_seconds, eval_seconds, started, finished},
-    env {git, versions, device, threads, machine, cpu, jobs}, artifacts {name -> repo-relative path},
+    env {git, versions, device, deterministic_algorithms, threads, machine, cpu, jobs,
+         accelerator (off the CPU), device_requested + device_reason (where the adapter ran on
+         the CPU though another device was asked for)}, artifacts {name -> repo-relative path},
     class_histogram {classifier, shares, test_shares} (optional: ok cells measured with it)
 
 Where a suite's files live under a results folder ``R`` (:data:`DEFAULT_RUNS` for a run,
@@ -77,7 +79,13 @@ class ErrorInfo(TypedDict):
 class Env(TypedDict):
     git: str
     versions: dict[str, str]
-    device: str
+    device: str  # where the cell's model ran: "cpu", "cuda:0", "mps" (adapters.device)
+    # torch.are_deterministic_algorithms_enabled() when the record was made
+    deterministic_algorithms: NotRequired[bool]
+    # the GPU: name, driver, CUDA and cuDNN versions, their determinism settings (off the CPU)
+    accelerator: NotRequired[dict[str, Any]]
+    device_requested: NotRequired[str]  # the device asked for, where the model ran elsewhere
+    device_reason: NotRequired[str]  # why it did
     threads: int
     machine: str
     cpu: str
@@ -247,18 +255,27 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def environment(threads: int) -> Env:
-    """Where a record was measured: code revision, library versions, device, CPU and threads."""
+def environment(threads: int, placement: Any = None) -> Env:
+    """Where a record was measured: code revision, library versions, device, CPU and threads.
+
+    Args:
+        threads: the process's torch threads.
+        placement: where the cell's model ran (an :class:`adapters.device.Placement` or its
+            dict); ``None``: the CPU. Gives ``device``, ``deterministic_algorithms`` and, where
+            they apply, ``accelerator``, ``device_requested`` and ``device_reason``
+            (:func:`adapters.device.environment`).
+    """
     import torch
+
+    from adapters.device import environment as device_environment
 
     versions = {"python": platform.python_version(), "torch": torch.__version__}
     for mod in ("numpy", "torch_fidelity", "snntorch", "spyker", "tensorflow", "snntoolbox"):
         module = sys.modules.get(mod)
         if module is not None:
             versions[mod] = getattr(module, "__version__", "unknown")
-    device = "cpu"
-    if torch.cuda.is_available():
-        device = f"cuda: {torch.cuda.get_device_name(0)}"
-    return {"git": git_revision(), "versions": versions, "device": device, "threads": threads,
+    device = device_environment(placement)
+    return {"git": git_revision(), "versions": versions, "device": device.pop("device"),
+            **device, "threads": threads,
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
-            "cpu": cpu_model()}
+            "cpu": cpu_model()}  # type: ignore[typeddict-item]  # keys of device_environment

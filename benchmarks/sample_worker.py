@@ -9,7 +9,7 @@ OUT.pt`` under that environment's Python, which loads the model, samples, and wr
 :func:`adapters.io.load_weights` and writes the ``.npz``.
 
 The request (JSON) holds ``adapter``, ``config``, ``model_path`` (absolute), ``n``,
-``sample_seed``, ``threads`` and ``error_path``. An expected failure (a model file that fails its
+``sample_seed``, ``threads``, ``device`` and ``error_path``. An expected failure (a model file that fails its
 integrity check, a bad value, a missing library, an unreadable file) is written to
 ``error_path`` (:func:`failure_report`) and the worker exits with :data:`REPORTED_FAILURE`; the
 main process raises the same exception again (:func:`reported_error`), so the CLI gives the same
@@ -30,6 +30,7 @@ from typing import Any
 from torch import Tensor
 
 import adapters
+from adapters.device import place
 from adapters.io import IntegrityError, atomic_torch_save, atomic_write_text, load_weights
 from benchmarks.execute import apply_threads
 from benchmarks.workers import run_module
@@ -45,29 +46,32 @@ log = logging.getLogger(__name__)
 
 
 def sample_saved(adapter: str, config: dict[str, Any], model_path: Path, n: int,
-                 seed: int) -> Tensor:
-    """Load the model saved at ``model_path`` into a fresh ``adapter`` of ``config`` and draw
-    ``n`` samples with noise seed ``seed``.
+                 seed: int, *, device: str = "cpu") -> Tensor:
+    """Load the model saved at ``model_path`` into a fresh ``adapter`` of ``config`` on
+    ``device`` (resolved; the CPU where the adapter cannot run there) and draw ``n`` samples
+    with noise seed ``seed``: the same samples on every device, up to its arithmetic.
 
     Returns:
-        The adapter's samples: float32 ``(n, 1, 28, 28)`` in ``[0, 1]``.
+        The adapter's samples: float32 ``(n, 1, 28, 28)`` in ``[0, 1]``, on the CPU.
 
     Raises:
         IntegrityError: the model file does not match its recorded SHA-256 or is unreadable.
         FileNotFoundError: no file at ``model_path``.
     """
     model = adapters.create(adapter, config)
+    place(model, device)
     model.load(model_path)
     return model.sample(n, seed=seed)
 
 
 def sample_isolated(python: Path, adapter: str, config: dict[str, Any], model_path: Path, n: int,
-                    seed: int, *, threads: int) -> Tensor:
+                    seed: int, *, threads: int, device: str = "cpu") -> Tensor:
     """:func:`sample_saved`, run under ``python`` (an isolated backend's environment) by this
     module's worker; its stdout (talk of the backend's libraries) is logged at debug level.
 
     Args:
         threads: the worker's torch/OpenMP threads (the suite's).
+        device: the device asked for (resolved; see :func:`sample_saved`).
 
     Returns:
         The adapter's samples: float32 ``(n, 1, 28, 28)`` in ``[0, 1]``.
@@ -81,7 +85,8 @@ def sample_isolated(python: Path, adapter: str, config: dict[str, Any], model_pa
                                          for name in ("request.json", "out.pt", "error.json"))
         request.write_text(json.dumps({
             "adapter": adapter, "config": config, "model_path": str(Path(model_path).resolve()),
-            "n": n, "sample_seed": seed, "threads": threads, "error_path": str(error_file)}))
+            "n": n, "sample_seed": seed, "threads": threads, "device": str(device),
+            "error_path": str(error_file)}))
         proc = run_module(python, "benchmarks.sample_worker", [request, out_file],
                           stdout=subprocess.PIPE, text=True)
         if proc.stdout.strip():
@@ -123,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     apply_threads(int(request["threads"]))
     try:
         images = sample_saved(request["adapter"], request["config"], Path(request["model_path"]),
-                              int(request["n"]), int(request["sample_seed"]))
+                              int(request["n"]), int(request["sample_seed"]),
+                              device=request.get("device", "cpu"))
     except Exception as err:
         report = failure_report(err)
         if report is None:

@@ -303,7 +303,8 @@ def images_sha256(images: Tensor) -> str:
 def score(samples: Tensor, *, suite: Suite, dataset: str, label: str = EXTERNAL,
           family: str = DEFAULT_FAMILY, seed: int = 0, ops: OpCounts | None = None,
           results_dir: str | Path = rec.DEFAULT_RUNS, source: str = "",
-          context_factory: ContextFactory | None = None) -> rec.Record:
+          context_factory: ContextFactory | None = None,
+          device: str | None = None) -> rec.Record:
     """Measure ``samples`` on ``suite``'s protocol for ``dataset``; returns the ok record (not
     written: see :func:`write`). The sample grid figure is drawn under ``results_dir``.
 
@@ -321,11 +322,14 @@ def score(samples: Tensor, *, suite: Suite, dataset: str, label: str = EXTERNAL,
         source: where the samples came from (kept in the record's ``adapter.config``).
         context_factory: ``(dataset, suite) -> context`` with the attributes of
             :class:`benchmarks.execute.DatasetContext` (the default; tests pass a fake one).
+        device: where the feature networks run (a device string, :mod:`adapters.device`); the
+            suite's ``device`` when ``None``. The record's ``env.device`` names it.
 
     Raises:
         ValueError: a data set the suite does not cover, an unknown family, a bad label or
-            seed, or too few samples.
+            seed, or too few samples; a device this machine lacks.
     """
+    from adapters.device import Placement, resolve_device
     from benchmarks.execute import count_metrics, metric_config, now, sample_metrics
     from benchmarks.figures import sample_grid
     from benchmarks.metrics import keys as K
@@ -340,6 +344,8 @@ def score(samples: Tensor, *, suite: Suite, dataset: str, label: str = EXTERNAL,
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"--seed must be an int >= 0, got {seed!r}")
     check_label(label, suite)
+    where = resolve_device(suite.device if device is None else device)
+    suite = dataclasses.replace(suite, device=str(where))
     samples = as_images(samples, source or "samples", n_min=suite.n_eval)
     if len(samples) > suite.n_eval:
         log.info("scoring the first %d of %d samples (the suite's n_eval)", suite.n_eval,
@@ -353,7 +359,7 @@ def score(samples: Tensor, *, suite: Suite, dataset: str, label: str = EXTERNAL,
     ctx = context_factory(dataset, suite)
     t0 = time.perf_counter()
     metrics: dict[str, float | None] = dict.fromkeys(K.METRICS)
-    found, shares = sample_metrics(samples, ctx)
+    found, shares = sample_metrics(samples, ctx, where)
     metrics.update(found)
     metrics.update(count_metrics(ops, suite, family))
     metrics.update({K.FID_DATA_FLOOR: ctx.anchors[K.FID_DATA_FLOOR],
@@ -390,7 +396,7 @@ def score(samples: Tensor, *, suite: Suite, dataset: str, label: str = EXTERNAL,
         "fit": None,
         "timing": {"train_seconds": None, "eval_seconds": eval_seconds, "sample_seconds": None,
                    "recon_seconds": None, "started": started, "finished": now()},
-        "env": rec.environment(torch.get_num_threads()),
+        "env": rec.environment(torch.get_num_threads(), Placement(str(where), str(where))),
         "artifacts": {"samples": str(Path("results") / grid_rel)},
         "class_histogram": {"classifier": ctx.feature_info.name,
                             "shares": [float(v) for v in shares],

@@ -12,14 +12,16 @@ A suite is a TOML file in ``benchmarks/suites/`` (or any path)::
     n_recon = 10000          # test images for reconstruction error
     threads = 2              # threads of every cell (benchmarks.execute.apply_threads; recorded)
     energy_model = "horowitz-45nm"
+    device = "cpu"           # where cells train and are measured: auto, cpu, cuda, cuda:N, mps
+                             # (adapters.device; recorded, not hashed; run --device overrides it)
 
     [[entry]]
     label = "surrogate-vae-T8"   # row name; unique in the suite; defaults to the adapter name
     adapter = "surrogate-vae"    # a registered adapter (built-in or plugin: python -m benchmarks
                                  # list), or a class on the import path: "package.module:Class"
     config = { timesteps = 8 }   # checked against the adapter's Config when the cell runs
-    cpus = 1                     # resources of one cell (the Ray executor asks for them)
-    gpus = 0
+    cpus = 1                     # resources of one cell (the Ray executor asks for them; a
+    gpus = 0                     # cell given a GPU by Ray runs on it, whatever device says)
     seeds = [0]                  # optional: this entry's seeds instead of the suite's
 
 Unknown keys anywhere are errors, not silently ignored.
@@ -40,6 +42,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 import adapters
+from adapters.device import DeviceError, check_device_spec
 from benchmarks.data import DATASETS
 from benchmarks.metrics.energy import get_energy_model
 
@@ -71,6 +74,7 @@ class Suite:
     n_recon: int = 10_000
     threads: int = 2
     energy_model: str = "horowitz-45nm"
+    device: str = "cpu"  # a run option like threads: in no config hash (adapters.device)
     path: str = ""
 
     def entry(self, label: str) -> Entry:
@@ -82,7 +86,7 @@ class Suite:
 
 
 _SUITE_KEYS = {"name", "description", "datasets", "seeds", "n_train", "n_eval", "n_recon",
-               "threads", "energy_model"}
+               "threads", "energy_model", "device"}
 _ENTRY_KEYS = {"label", "adapter", "config", "cpus", "gpus", "seeds"}
 
 
@@ -219,9 +223,13 @@ def load_suite(name_or_path: str | Path) -> Suite:
         get_energy_model(energy_model)
     except ValueError as err:
         raise _fail(path, f"[suite] energy_model: {err}") from None
+    try:
+        device = check_device_spec(head.get("device", "cpu"))
+    except DeviceError as err:
+        raise _fail(path, f"[suite] device: {err}") from None
     suite = Suite(name=name, description=str(head.get("description", "")),
                   datasets=tuple(datasets), seeds=tuple(seeds), entries=tuple(entries),
-                  energy_model=energy_model, path=str(path), **ints)
+                  energy_model=energy_model, device=device, path=str(path), **ints)
     validate_entries(suite)
     return suite
 

@@ -16,6 +16,10 @@ This process (the driver) does what must happen once or in one place:
 3. **Dead tasks.** A task whose worker process dies (``WorkerCrashedError``, ``OutOfMemoryError``,
    any other ``RayError``) is reported as :class:`~benchmarks.executors.Died`, and the driver
    submits it again or records it as failed.
+4. **GPUs.** A task asks Ray for its entry's ``cpus`` and ``gpus``; a cell given a GPU runs on it
+   (Ray makes the GPUs it assigned the only ones the task sees, so the first is ``cuda:0``), one
+   given none runs on the CPU (:func:`task_device`). The suite's ``device`` is the driver's
+   own, for the data-set contexts it builds.
 
 If nothing is left to run the driver never opens this executor, so Ray is not even started.
 Ray is an optional dependency, imported only here: ``pip install -e '.[ray]'`` or ``tox -e ray``.
@@ -60,6 +64,13 @@ log = logging.getLogger(__name__)
 _SCRATCH_PREFIX = "sgb-ray-cell-"
 
 
+def task_device(gpu_ids: Sequence[Any]) -> str:
+    """The device of a cell whose Ray task was given the GPUs ``gpu_ids``
+    (``ray.get_gpu_ids()``): the first of them, which the task sees as ``cuda:0`` (Ray sets its
+    ``CUDA_VISIBLE_DEVICES`` to them), or the CPU when it was given none."""
+    return "cuda:0" if len(gpu_ids) else "cpu"
+
+
 def _cell_task(suite: Suite, planned: Planned, ctx: Any,
                results_dir: Path) -> tuple[rec.Record, dict[str, bytes]]:
     """The body of one Ray task: run ``planned`` on the shared ``ctx``; return its record and files.
@@ -73,13 +84,19 @@ def _cell_task(suite: Suite, planned: Planned, ctx: Any,
 
     Returns:
         The cell's record (status ok, failed or skipped) and the files the cell wrote
-        (model, figures), as ``{path relative to results_dir: bytes}``.
+        (model, figures), as ``{path relative to results_dir: bytes}``. The cell runs on the GPU
+        Ray gave the task, or on the CPU (:func:`task_device`); a GPU torch cannot use makes a
+        failed record naming what torch found.
     """
     apply_threads(suite.threads)
+    device = task_device(ray.get_gpu_ids())
     with tempfile.TemporaryDirectory(prefix=_SCRATCH_PREFIX) as tmp:
         scratch = Path(tmp)
-        run = CellRunner(suite, scratch, contexts={planned.cell.dataset: ctx}, progress=False,
-                         twins_from=results_dir)
+        try:
+            run = CellRunner(suite, scratch, contexts={planned.cell.dataset: ctx},
+                             progress=False, twins_from=results_dir, device=device)
+        except ValueError as err:  # the GPU Ray assigned is not usable by torch here
+            return failed_record(suite, planned, type(err).__name__, str(err)), {}
         record = run(planned)
         files = {p.relative_to(scratch).as_posix(): p.read_bytes()
                  for p in sorted(scratch.rglob("*")) if p.is_file()}
@@ -152,8 +169,9 @@ def _init_ray(address: str | None, runtime_env: dict[str, Any] | None) -> bool:
 
 
 class RayExecutor:
-    """One Ray task per cell; each asks Ray for its entry's ``cpus``/``gpus`` and runs with
-    ``suite.threads`` threads. All cells are submitted at once: Ray queues them for resources.
+    """One Ray task per cell; each asks Ray for its entry's ``cpus``/``gpus``, runs with
+    ``suite.threads`` threads, and on the GPU it was given (if any: :func:`task_device`). All
+    cells are submitted at once: Ray queues them for resources.
 
     Args:
         address: a Ray cluster address (``ray://host:10001``, ``host:6379`` or ``auto``); ``None``

@@ -14,14 +14,20 @@ arguments its ``calculate_metrics`` would pass, so the numbers are those of a
 
 Images go through the network as torch-fidelity would feed them: quantised to uint8
 (``round(255 * x)``), divided by 255, in batches of ``batch_size`` in order, under
-``torch.no_grad`` with the network in eval mode. Everything runs on the CPU and prints nothing.
-No Inception weights are ever downloaded: :func:`inception_fid` runs only with a local weights
-file.
+``torch.no_grad`` with the network in eval mode. Nothing is printed. No Inception weights are
+ever downloaded: :func:`inception_fid` runs only with a local weights file.
+
+**Device.** The functions that run a network or compute distances take ``device`` (``None``:
+the CPU, exactly as without it): the feature network (a copy of it; the caller's stays where it
+is) and the precision/recall distances (``calc_cdist_part``) run there, as torch-fidelity's
+``cuda=True`` would run them; the FID statistics and KID are torch-fidelity's NumPy code on the
+CPU either way. Inputs and every returned tensor are on the CPU.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 from collections.abc import Iterator
@@ -119,42 +125,65 @@ class Extracted:
         return self.logits.argmax(1)
 
 
-def extract(images: Tensor, feature_net: FeatureNet, *, batch_size: int = 500) -> Extracted:
+def _on(net: torch.nn.Module, device: torch.device | None) -> torch.nn.Module:
+    """``net`` itself on the CPU (``device`` ``None`` or the CPU), else a copy of it on
+    ``device`` (the caller's network stays where it is: contexts are shipped to workers)."""
+    if device is None or torch.device(device).type == "cpu":
+        return net
+    return copy.deepcopy(net).to(device)
+
+
+def extract(images: Tensor, feature_net: FeatureNet, *, batch_size: int = 500,
+            device: torch.device | None = None) -> Extracted:
     """Features and class logits of ``images`` in one pass (see the module docstring).
 
     Args:
         images: float ``(N, 1, 28, 28)`` in ``[0, 1]``.
         feature_net: the data set's feature network (its mode is left as it was).
         batch_size: images per batch, as torch-fidelity's ``batch_size``.
+        device: where the network runs (``None``: the CPU); the results are on the CPU.
     """
     check_images(images, "images")
     _check_net(feature_net)
     _check_positive_int(batch_size, "batch_size")
     q = quantise(images)
-    head = getattr(feature_net, "head", None)
+    on_device = _on(feature_net, device)
+    head = getattr(on_device, "head", None)
     feats, logits = [], []
-    with _evaluating(feature_net) as net:
+    with _evaluating(on_device) as net:
         for chunk in q.split(min(batch_size, len(q))):
+            if on_device is not feature_net:
+                chunk = chunk.to(device)
             f = net.features(chunk.float() / 255.0)
-            feats.append(f)
+            feats.append(f.cpu())
             if head is not None:
-                logits.append(head(f))
+                logits.append(head(f).cpu())
     return Extracted(torch.cat(feats), torch.cat(logits) if logits else None)
 
 
-def _knn_radii(features: Tensor, k: int) -> Tensor:
+def _to(x: Tensor, device: torch.device | None) -> Tensor:
+    """``x`` on ``device`` (itself where ``device`` is ``None``)."""
+    return x if device is None else x.to(device)
+
+
+def _knn_radii(features: Tensor, k: int, device: torch.device | None = None) -> Tensor:
     """Distance of each row of ``features`` to its ``k``-th nearest other row (torch-fidelity's
-    precision/recall balls, computed block by block as its ``save_cpu_ram`` path does)."""
+    precision/recall balls, computed block by block as its ``save_cpu_ram`` path does); the
+    distances on ``device``, the radii on the CPU."""
     from torch_fidelity.metric_prc import calc_cdist_part
 
+    features = _to(features, device)
     return torch.cat([calc_cdist_part(block, features, _PR_BATCH).kthvalue(k + 1).values
                       for block in features.split(_PR_BATCH)])
 
 
-def _share_inside(points: Tensor, centres: Tensor, radii: Tensor) -> float:
-    """Share of ``points`` inside at least one ball (``centres``, ``radii``)."""
+def _share_inside(points: Tensor, centres: Tensor, radii: Tensor,
+                  device: torch.device | None = None) -> float:
+    """Share of ``points`` inside at least one ball (``centres``, ``radii``); the distances on
+    ``device``."""
     from torch_fidelity.metric_prc import calc_cdist_part
 
+    points, centres = _to(points, device), _to(centres, device)
     inside = [(calc_cdist_part(block, centres, _PR_BATCH) <= radii).any(dim=1).float()
               for block in points.split(_PR_BATCH)]
     return torch.cat(inside).mean().item()
@@ -186,9 +215,12 @@ class ReferenceFeatures:
 
 
 def reference_features(reference: Tensor, *, feature_net: FeatureNet, info: FeatureNetInfo,
-                       pr_neighborhood: int = 3, batch_size: int = 500) -> ReferenceFeatures:
+                       pr_neighborhood: int = 3, batch_size: int = 500,
+                       device: torch.device | None = None) -> ReferenceFeatures:
     """The reference side of :func:`image_quality` for ``reference`` (the test split's first
     ``n_eval`` images), computed once per data set and feature network and reused by every cell.
+    The network and the distances run on ``device`` (``None``: the CPU); what is kept is on the
+    CPU.
 
     Raises:
         TypeError / ValueError: bad images, network or options; ``reference`` has no more than
@@ -202,10 +234,10 @@ def reference_features(reference: Tensor, *, feature_net: FeatureNet, info: Feat
     if reference.shape[0] <= pr_neighborhood:
         raise ValueError(f"precision/recall with pr_neighborhood={pr_neighborhood} need more than "
                          f"{pr_neighborhood} reference images, got {reference.shape[0]}")
-    feats = extract(reference, feature_net, batch_size=batch_size).features
+    feats = extract(reference, feature_net, batch_size=batch_size, device=device).features
     stats = fid_features_to_statistics(feats)
     return ReferenceFeatures(features=feats, mu=stats["mu"], sigma=stats["sigma"],
-                             radii=_knn_radii(feats, pr_neighborhood),
+                             radii=_knn_radii(feats, pr_neighborhood, device),
                              pr_neighborhood=pr_neighborhood, extractor=info.name)
 
 
@@ -218,10 +250,12 @@ def _subsample(features: Tensor, n: int, seed: int) -> Tensor:
 
 def quality_from_features(generated: Tensor, ref: ReferenceFeatures, *,
                           kid_subset_size: int = 1000, kid_subsets: int = 100,
-                          pr_max_samples: int | None = None, seed: int = 2020) -> dict[str, float]:
+                          pr_max_samples: int | None = None, seed: int = 2020,
+                          device: torch.device | None = None) -> dict[str, float]:
     """FID, KID and precision/recall of generated features ``(N, D)`` against ``ref``.
 
-    See :func:`image_quality` for the metrics and the options.
+    See :func:`image_quality` for the metrics and the options; the precision/recall distances
+    run on ``device`` (``None``: the CPU).
     """
     from torch_fidelity.metric_fid import (
         KEY_METRIC_FID,
@@ -257,17 +291,17 @@ def quality_from_features(generated: Tensor, ref: ReferenceFeatures, *,
         # Both sides subsampled (deterministically): the reference's balls are then its own.
         gen_pr = _subsample(generated, pr_max_samples, seed)
         ref_pr = _subsample(ref.features, pr_max_samples, seed + 1)
-        ref_radii = _knn_radii(ref_pr, k)
+        ref_radii = _knn_radii(ref_pr, k, device)
     else:
         gen_pr, ref_pr, ref_radii = generated, ref.features, ref.radii
-    gen_radii = _knn_radii(gen_pr, k)
+    gen_radii = _knn_radii(gen_pr, k, device)
     return {
         K.FID: float(fid_value[KEY_METRIC_FID]),
         K.KID: float(kid[KEY_METRIC_KID_MEAN]),
         K.KID_STD: float(kid[KEY_METRIC_KID_STD]),
         # precision: generated points inside the reference's balls; recall: the reverse
-        K.PRECISION: float(_share_inside(gen_pr, ref_pr, ref_radii)),
-        K.RECALL: float(_share_inside(ref_pr, gen_pr, gen_radii)),
+        K.PRECISION: float(_share_inside(gen_pr, ref_pr, ref_radii, device)),
+        K.RECALL: float(_share_inside(ref_pr, gen_pr, gen_radii, device)),
     }
 
 
@@ -334,8 +368,10 @@ def fid_from_features(generated: Tensor, ref: ReferenceFeatures) -> float:
 
 
 def fid(generated: Tensor, reference: Tensor | ReferenceFeatures, *, feature_net: FeatureNet,
-        info: FeatureNetInfo | None = None, batch_size: int = 500) -> float:
-    """FID alone; images (and a reusable ``reference``) as in :func:`image_quality`."""
+        info: FeatureNetInfo | None = None, batch_size: int = 500,
+        device: torch.device | None = None) -> float:
+    """FID alone; images (and a reusable ``reference``) as in :func:`image_quality`; the network
+    runs on ``device`` (``None``: the CPU)."""
     check_images(generated, "generated", min_n=2)
     _check_net(feature_net, info)
     _check_positive_int(batch_size, "batch_size")
@@ -343,17 +379,18 @@ def fid(generated: Tensor, reference: Tensor | ReferenceFeatures, *, feature_net
         from torch_fidelity.metric_fid import fid_features_to_statistics
 
         check_images(reference, "reference", min_n=2)
-        feats = extract(reference, feature_net, batch_size=batch_size).features
+        feats = extract(reference, feature_net, batch_size=batch_size, device=device).features
         stats = fid_features_to_statistics(feats)
         reference = ReferenceFeatures(feats, stats["mu"], stats["sigma"], torch.empty(0), 0,
                                       info.name if info else "")
-    return fid_from_features(extract(generated, feature_net, batch_size=batch_size).features,
-                             reference)
+    return fid_from_features(extract(generated, feature_net, batch_size=batch_size,
+                                     device=device).features, reference)
 
 
 def anchors(train: Tensor, test: Tensor | None = None, *, feature_net: FeatureNet,
             info: FeatureNetInfo, n: int, seed: int,
-            reference: ReferenceFeatures | None = None) -> dict[str, float]:
+            reference: ReferenceFeatures | None = None,
+            device: torch.device | None = None) -> dict[str, float]:
     """The two scale anchors printed in every table, under the same feature network.
 
     * ``K.FID_DATA_FLOOR``: FID of ``n`` real train images (a random subset drawn with ``seed``)
@@ -372,6 +409,8 @@ def anchors(train: Tensor, test: Tensor | None = None, *, feature_net: FeatureNe
         seed: seed of the train subset and of the noise.
         reference: the :func:`reference_features` of the first ``n`` test images, if already
             computed (they are not computed again).
+        device: where the network runs (``None``: the CPU); the images and their noise are
+            drawn on the CPU either way.
 
     Returns:
         ``{K.FID_DATA_FLOOR: float, K.FID_NOISE_CEILING: float}``.
@@ -396,14 +435,14 @@ def anchors(train: Tensor, test: Tensor | None = None, *, feature_net: FeatureNe
     p = float(train.mean())
     noise = torch.bernoulli(torch.full((n, 1, 28, 28), p), generator=make_generator(seed + 1))
     return {
-        K.FID_DATA_FLOOR: fid(real, ref, feature_net=feature_net, info=info),
-        K.FID_NOISE_CEILING: fid(noise, ref, feature_net=feature_net, info=info),
+        K.FID_DATA_FLOOR: fid(real, ref, feature_net=feature_net, info=info, device=device),
+        K.FID_NOISE_CEILING: fid(noise, ref, feature_net=feature_net, info=info, device=device),
     }
 
 
 def inception_fid(generated: Tensor, reference: Tensor, *,
                   weights_path: str | os.PathLike[str] | None = None,
-                  batch_size: int = 100) -> float | None:
+                  batch_size: int = 100, device: torch.device | None = None) -> float | None:
     """Standard FID with torch-fidelity's ``inception-v3-compat``, only from a local weights file.
 
     The weights file is ``weights_path`` or else ``$SPIKEGENBENCH_INCEPTION_WEIGHTS`` (a
@@ -417,6 +456,8 @@ def inception_fid(generated: Tensor, reference: Tensor, *,
         reference: float ``(M, 1, 28, 28)`` in ``[0, 1]``.
         weights_path: path of the Inception weights; ``None`` falls back to the environment.
         batch_size: images per Inception batch.
+        device: a CUDA device runs torch-fidelity with ``cuda=True`` on it; anything else (and
+            ``None``) on the CPU.
 
     Returns:
         The Inception FID, or ``None`` when no weights file is configured.
@@ -445,9 +486,12 @@ def inception_fid(generated: Tensor, reference: Tensor, *,
     from torch_fidelity import calculate_metrics
     from torch_fidelity.metric_fid import KEY_METRIC_FID
 
-    out = calculate_metrics(input1=_UInt8Images(generated, channels=3),
-                            input2=_UInt8Images(reference, channels=3), fid=True,
-                            feature_extractor="inception-v3-compat",
-                            feature_extractor_weights_path=str(path), cuda=False, verbose=False,
-                            cache=False, batch_size=batch_size, save_cpu_ram=True)
+    cuda = device is not None and torch.device(device).type == "cuda"
+    with torch.cuda.device(device) if cuda else contextlib.nullcontext():
+        out = calculate_metrics(input1=_UInt8Images(generated, channels=3),
+                                input2=_UInt8Images(reference, channels=3), fid=True,
+                                feature_extractor="inception-v3-compat",
+                                feature_extractor_weights_path=str(path), cuda=cuda,
+                                verbose=False, cache=False, batch_size=batch_size,
+                                save_cpu_ram=True)
     return float(out[KEY_METRIC_FID])

@@ -114,3 +114,23 @@ def test_ray_without_default_token_auth_is_refused(ray_executor, monkeypatch):
     with pytest.raises(ImportError, match=r"Ray 2.52.1 starts local instances without token "
                                           r"authentication.*ray>=2.60"):
         ray_executor._init_ray(None, None)
+
+
+def test_a_cell_runs_on_the_gpu_ray_gave_it(ray_executor):
+    """Ray shows a task only the GPUs it assigned, so the first is cuda:0; none: the CPU."""
+    assert ray_executor.task_device([]) == "cpu"
+    assert ray_executor.task_device([3]) == "cuda:0"
+    assert ray_executor.task_device(["1", "2"]) == "cuda:0"
+
+
+def test_a_task_whose_gpu_torch_cannot_use_records_a_failed_cell(ray_executor, suite, tmp_path,
+                                                                  monkeypatch):
+    import torch
+
+    monkeypatch.setattr(ray_executor.ray, "get_gpu_ids", lambda: [0])
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    (planned,) = plan(suite, select_cells(suite)[:1], tmp_path)
+    record, files = ray_executor._cell_task(suite, planned, None, tmp_path)
+    assert record["status"] == "failed" and files == {}
+    assert "'cuda:0' asked for, but this machine has no usable CUDA GPU" in \
+        record["error"]["message"]
