@@ -23,6 +23,7 @@ from adapters.base import AdapterConfig, FitReport, OpCounts, ProgressFn, config
 from adapters.coding import bernoulli, bernoulli_noise, make_generator, split_seed
 from adapters.opcount import OpCounter, merge_counts
 from adapters.torch_adapter import (
+    TORCH_DEVICES,
     Amp,
     EpochHistory,
     TorchModuleAdapter,
@@ -69,6 +70,7 @@ def _dense_counts(counter: OpCounter, n: int) -> OpCounts:
 
 class _AnnBase(TorchModuleAdapter):
     backend: ClassVar[str] = "ann"
+    device_types: ClassVar[frozenset[str]] = TORCH_DEVICES
 
 
 class AnnVAE(_AnnBase):

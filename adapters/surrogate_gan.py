@@ -14,7 +14,13 @@ from torch import Tensor, nn
 from adapters import spiking as kit
 from adapters.base import FitReport, ProgressFn, config_field
 from adapters.coding import bernoulli_noise, encode, make_generator, split_seed
-from adapters.torch_adapter import EpochHistory, check_n, discriminator_loss, optimiser_step
+from adapters.torch_adapter import (
+    TORCH_DEVICES,
+    EpochHistory,
+    check_n,
+    discriminator_loss,
+    optimiser_step,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +138,7 @@ class SurrogateGAN(kit.SurrogateAdapter):
     name: ClassVar[str] = "surrogate-gan"
     family: ClassVar[str] = "gan"
     capabilities: ClassVar[frozenset[str]] = frozenset({"sample"})
+    device_types: ClassVar[frozenset[str]] = TORCH_DEVICES
 
     @dataclass(frozen=True)
     class Config(kit.TrainingConfig, _GanConfig):

@@ -27,6 +27,7 @@ from adapters.spiking import (
     spiking_modules,
 )
 from adapters.torch_adapter import (
+    TORCH_DEVICES,
     EpochHistory,
     binary_cross_entropy,
     check_images,
@@ -172,6 +173,7 @@ class SurrogateVAE(SurrogateAdapter):
     name: ClassVar[str] = "surrogate-vae"
     family: ClassVar[str] = "vae"
     capabilities: ClassVar[frozenset[str]] = frozenset({"sample", "reconstruct"})
+    device_types: ClassVar[frozenset[str]] = TORCH_DEVICES
 
     @dataclass(frozen=True)
     class Config(TrainingConfig, _LatentConfig):

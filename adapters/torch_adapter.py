@@ -3,7 +3,9 @@ and the input check of ``stdp``): image and count checks, shuffled mini-batches,
 training curves, the op counts kept from the last measured pass, saving/loading the modules
 with their config, and running them on a device with optional mixed precision.
 
-**Device.** A :class:`TorchModuleAdapter` runs on any device torch has (CPU, CUDA, MPS). Its
+**Device.** A :class:`TorchModuleAdapter` can run on any device torch has (CPU, CUDA, MPS) once
+its code follows the rules below; it says so by setting ``device_types = TORCH_DEVICES`` (the
+``ann`` and ``surrogate`` adapters do). Until then it runs on the CPU, and its records say why. The
 helpers are what a subclass needs for that, and all it needs:
 
 * :attr:`~adapters.base.GenerativeAdapter.device` — where its modules live once
@@ -31,7 +33,7 @@ import time
 import typing
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -48,6 +50,8 @@ logger = logging.getLogger(__name__)
 Amp = Literal["off", "bf16"]
 AMP_MODES: tuple[str, ...] = typing.get_args(Amp)
 _CPU = torch.device("cpu")
+#: The ``device_types`` of an adapter whose code follows the device rules (module docstring).
+TORCH_DEVICES: frozenset[str] = frozenset({"cpu", "cuda", "mps"})
 
 #: The seed stream each named module's initial weights are drawn from (``split_seed`` labels).
 INIT_STREAMS: dict[str, str] = {"encoder": "init-enc", "decoder": "init-dec", "prior": "init-prior",
@@ -108,11 +112,10 @@ class TorchModuleAdapter(GenerativeAdapter):
     """A :class:`GenerativeAdapter` whose state is a few named ``nn.Module``\\ s.
 
     Subclasses return them from :meth:`_modules` and set ``self._counts`` from the real forward
-    pass of ``sample`` / ``reconstruct``. They run on any torch device (module docstring: what a
-    subclass does for that).
+    pass of ``sample`` / ``reconstruct``. A subclass whose code follows the device rules (module
+    docstring) sets ``device_types = TORCH_DEVICES`` and runs on any torch device; one that does
+    not runs on the CPU.
     """
-
-    device_types: ClassVar[frozenset[str]] = frozenset({"cpu", "cuda", "mps"})
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)

@@ -143,6 +143,24 @@ def test_torch_adapters_are_placed_where_asked():
     assert {"cpu", "cuda", "mps"} <= model.device_types
 
 
+def test_a_torch_adapter_that_does_not_opt_in_stays_on_the_cpu():
+    """A plugin built on TorchModuleAdapter runs on the CPU until it says its code follows the
+    device rules (device_types = TORCH_DEVICES), instead of failing on a GPU."""
+    from adapters.torch_adapter import TORCH_DEVICES, TorchModuleAdapter
+
+    class NotReady(AnnVAE):
+        name = "not-ready"
+        device_types = TorchModuleAdapter.device_types
+
+    assert TorchModuleAdapter.device_types == frozenset({"cpu"})
+    placed = dev.place(NotReady({"hidden": 8, "latent": 4}), torch.device("cuda", 0))
+    assert (placed.used, placed.reason) == (
+        "cpu", "not-ready runs only on ['cpu'] (its device_types), not on cuda")
+    for name in ("ann-vae", "ann-vae-gaussian", "ann-vae-learned-prior", "ann-gan",
+                 "surrogate-vae", "surrogate-gan"):
+        assert adapters.get_adapter_class(name).device_types == TORCH_DEVICES
+
+
 def test_stdp_runs_on_the_cpu_and_says_why():
     pytest.importorskip("spyker")
     model = adapters.create("stdp-ae", {"channels": [4], "kernels": [3], "thresholds": [3.0],
