@@ -30,7 +30,6 @@ import contextlib
 import logging
 import math
 import time
-import typing
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -48,7 +47,6 @@ logger = logging.getLogger(__name__)
 
 #: Mixed precision of training: ``"off"`` (float32) or ``"bf16"`` (autocast to bfloat16).
 Amp = Literal["off", "bf16"]
-AMP_MODES: tuple[str, ...] = typing.get_args(Amp)
 _CPU = torch.device("cpu")
 #: The ``device_types`` of an adapter whose code follows the device rules (module docstring).
 TORCH_DEVICES: frozenset[str] = frozenset({"cpu", "cuda", "mps"})
