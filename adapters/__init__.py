@@ -51,6 +51,8 @@ ADAPTERS: dict[str, str] = {
     "conversion-vae": "adapters.conversion:ConversionVAE",
     "conversion-gan": "adapters.conversion:ConversionGAN",
     "stdp-ae": "adapters.stdp:StdpAE",
+    "ann-ddpm": "adapters.ann_ddpm:AnnDDPM",
+    "surrogate-ddpm": "adapters.surrogate_ddpm:SurrogateDDPM",
 }
 
 #: The entry-point group through which installed distributions register adapters (plugins).

@@ -26,7 +26,7 @@ from torch import Tensor
 
 IMAGE_SHAPE = (1, 28, 28)
 BACKENDS = frozenset({"ann", "surrogate", "conversion", "stdp"})
-FAMILIES = frozenset({"vae", "gan", "autoencoder"})
+FAMILIES = frozenset({"vae", "gan", "autoencoder", "diffusion"})
 CAPABILITIES = frozenset({"sample", "reconstruct"})
 
 #: ``progress(done, total, postfix)`` — called by ``fit`` after each step; may be ``None``.

@@ -49,7 +49,8 @@ from benchmarks.workers import REPO_ROOT, run_module
 log = logging.getLogger(__name__)
 
 _SAMPLE_GRID = 100  # samples shown per cell in its grid figure
-_BASELINE_OF_FAMILY = {"vae": "ann-vae", "gan": "ann-gan", "autoencoder": "ann-vae"}
+_BASELINE_OF_FAMILY = {"vae": "ann-vae", "gan": "ann-gan", "autoencoder": "ann-vae",
+                       "diffusion": "ann-ddpm"}
 
 #: ``(dataset, suite) -> context`` with the attributes of :class:`DatasetContext`.
 ContextFactory = Callable[[str, Suite], Any]
@@ -393,7 +394,13 @@ def sample_metrics(samples: Tensor, ctx: Any,
     return metrics, shares
 
 
-def count_metrics(counts: OpCounts | None, suite: Suite, family: str) -> dict[str, float | None]:
+def family_of(adapter: str) -> str:
+    """The family of the adapter named ``adapter`` (``"vae"``, ``"gan"``, ...)."""
+    return str(adapters.get_adapter_class(adapter).family)
+
+
+def count_metrics(counts: OpCounts | None, suite: Suite, family: str,
+                  calls: int | None = None) -> dict[str, float | None]:
     """The operation and energy columns of per-sample ``counts`` (all ``None`` without counts,
     never 0), with the energy ratio to the suite's ANN baseline of ``family``, under the suite's
     energy model."""
@@ -404,6 +411,7 @@ def count_metrics(counts: OpCounts | None, suite: Suite, family: str) -> dict[st
             K.ENERGY_NJ, K.ENERGY_RATIO)
     if counts is None:
         return dict.fromkeys(keys)
+    called = {K.DENOISER_CALLS: float(calls)} if calls is not None else {}
     model = get_energy_model(suite.energy_model)
     energy = energy_nj(counts, model)
     # the record's own model and baseline (the suite's ANN of the family); the tables compute
@@ -412,7 +420,7 @@ def count_metrics(counts: OpCounts | None, suite: Suite, family: str) -> dict[st
     return {K.TIMESTEPS: float(counts.timesteps), K.SPIKES: counts.spikes,
             K.FIRING_RATE: counts.firing_rate, K.SYNAPTIC_OPS: counts.synaptic_ops,
             K.MACS: counts.macs, K.NEURON_UPDATES: counts.neuron_updates, K.ENERGY_NJ: energy,
-            K.ENERGY_RATIO: energy_ratio(energy, base)}
+            K.ENERGY_RATIO: energy_ratio(energy, base), **called}
 
 
 def measure(suite: Suite, p: Planned, ctx: Any, out: CellOutputs, results_dir: Path,
@@ -441,8 +449,10 @@ def measure(suite: Suite, p: Planned, ctx: Any, out: CellOutputs, results_dir: P
         metrics[K.RECON_SYNAPTIC_OPS] = out.recon_counts["synaptic_ops"]
         metrics[K.RECON_MACS] = out.recon_counts["macs"]
     eval_seconds = time.perf_counter() - t_eval
+    # a diffusion model's counts are summed over its sampler's denoiser calls
+    calls = p.config.get("sampler_steps") if family_of(cell.entry.adapter) == "diffusion" else None
     metrics.update(count_metrics(OpCounts.from_dict(out.counts), suite,
-                                 adapters.get_adapter_class(cell.entry.adapter).family))
+                                 family_of(cell.entry.adapter), calls))
     metrics.update({
         K.FID_DATA_FLOOR: ctx.anchors[K.FID_DATA_FLOOR],
         K.FID_NOISE_CEILING: ctx.anchors[K.FID_NOISE_CEILING],

@@ -179,6 +179,9 @@ def cells(records: Sequence[Mapping[str, Any]],
     for row, extra in zip(rows, energies, strict=True):
         row.update(extra)
     added = [k for model in energy_models for k in (K.energy_key(model), K.ratio_key(model))]
+    # energy per denoiser call: a column only where some row is a diffusion model's
+    added += [K.call_energy_key(m) for m in energy_models
+              if any(K.call_energy_key(m) in extra for extra in energies)]
     columns = [*ID_COLUMNS, *(CONFIG_PREFIX + f for f in CONFIG_FIELDS), *keys, *added]
     frame = pd.DataFrame(rows, columns=columns)
     frame[keys + added] = frame[keys + added].astype(float)
@@ -201,6 +204,7 @@ BASELINE_ADAPTERS: dict[tuple[str, str | None], tuple[str, ...]] = {
     ("vae", None): ("ann-vae",),
     ("gan", None): ("ann-gan",),
     ("autoencoder", None): ("ann-vae",),
+    ("diffusion", None): ("ann-ddpm",),
 }
 
 
@@ -275,12 +279,15 @@ def table_energies(records: Sequence[Mapping[str, Any]],
         ds = r["dataset"]["name"]
         base = baselines.get((ds, r["adapter"]["label"]))
         row: dict[str, float] = {}
+        calls = (r.get("metrics") or {}).get(K.DENOISER_CALLS) if r["status"] == "ok" else None
         for name, value in values.items():
             base_values = by_row.get((ds, base, name), []) if base is not None else []
             base_mean = math.fsum(base_values) / len(base_values) if base_values else None
             ratio = energy_ratio(value, base_mean)
             row[K.energy_key(name)] = _number(value)
             row[K.ratio_key(name)] = _number(ratio)
+            if calls:  # a diffusion row: its sample's energy is spread over its sampler's calls
+                row[K.call_energy_key(name)] = _number(None if value is None else value / calls)
         out.append(row)
     return out
 

@@ -257,7 +257,10 @@ def build_table(rows: pd.DataFrame, cells: pd.DataFrame,
         raise ValueError(f"build_table takes one data set's rows, got data sets {datasets}")
     rows = rows.reset_index(drop=True)
     ok = rows[rows["status"] == "ok"]
-    columns = K.table_columns(tuple(energy_models))
+    # a column for some families only (reconstruction, denoiser calls) shows where one of them is
+    families = set(rows["family"]) if "family" in rows else set()
+    columns = tuple(spec for spec in K.table_columns(tuple(energy_models))
+                    if spec.families is None or spec.families & families)
     scales = {spec.key: energy_unit(F.value(r, spec.key) for _, r in ok.iterrows())
               for spec in columns if is_energy_key(spec.key)}
     means, stds, best = {}, {}, {}

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 #: The adapter families (``GenerativeAdapter.family``, recorded as ``adapter.family``).
-FAMILIES: tuple[str, ...] = ("vae", "gan", "autoencoder")
+FAMILIES: tuple[str, ...] = ("vae", "gan", "autoencoder", "diffusion")
 #: Families whose adapters reconstruct (``capabilities`` has ``"reconstruct"``).
 RECONSTRUCTING: frozenset[str] = frozenset({"vae", "autoencoder"})
 
@@ -127,6 +127,7 @@ RECON_BCE = "recon_bce"
 RECON_SYNAPTIC_OPS = "recon_synaptic_ops_per_sample"
 RECON_MACS = "recon_macs_per_sample"
 TIMESTEPS = "timesteps"
+DENOISER_CALLS = "denoiser_calls_per_sample"
 SPIKES = "spikes_per_sample"
 FIRING_RATE = "firing_rate"
 SYNAPTIC_OPS = "synaptic_ops_per_sample"
@@ -191,10 +192,10 @@ METRICS: dict[str, MetricSpec] = {
                    fmt=".1f", floor=Floor(rel=0.0, abs=1.0)),
         MetricSpec(CLASSES_AT_5PCT, True, "Classes ≥5 %", "",
                    "classes the feature net predicts for >= 5 % of the samples",
-                   fmt=".1f", column=13, floor=Floor(rel=0.0, abs=1.0)),
+                   fmt=".1f", column=14, floor=Floor(rel=0.0, abs=1.0)),
         MetricSpec(TOP_CLASS_SHARE, False, "Top class", "",
                    "largest share of the samples predicted as one class",
-                   fmt=".2f", column=14, floor=_FRACTION),
+                   fmt=".2f", column=15, floor=_FRACTION),
         MetricSpec(CLASS_KL, False, "Class KL", "",
                    "KL(samples' class shares || test split's class shares), nats",
                    fmt=".3f", floor=Floor(rel=0.25, abs=0.05)),
@@ -208,6 +209,10 @@ METRICS: dict[str, MetricSpec] = {
                    fmt="si", floor=_DENSE_COUNT, families=RECONSTRUCTING),
         MetricSpec(TIMESTEPS, None, "T", "", "simulation time steps",
                    fmt=".0f", column=11, show_std=False),
+        # A diffusion model's sample costs every denoiser call of its sampler: its counts and
+        # energy are summed over these calls (the tables add the energy per call).
+        MetricSpec(DENOISER_CALLS, None, "Calls/sample", "", "denoiser calls per generated sample",
+                   fmt=".0f", column=12, show_std=False, families=frozenset({"diffusion"})),
         MetricSpec(SPIKES, False, "Spikes/sample", "", "spikes per generated sample",
                    fmt="si", column=6, bold_best=False, floor=_SPIKE_DRIVEN),
         MetricSpec(FIRING_RATE, None, "Firing rate", "", "spikes per neuron update"),
@@ -224,7 +229,7 @@ METRICS: dict[str, MetricSpec] = {
         MetricSpec(ENERGY_RATIO, False, "Energy vs ANN", "×", "ratio to the ANN baseline",
                    fmt="sig", column=10, floor=Floor(rel=0.10, abs=0.01)),
         MetricSpec(TRAIN_SECONDS, False, "Train time", "s", "wall time of fit",
-                   fmt=".0f", column=12),
+                   fmt=".0f", column=13),
         MetricSpec(SAMPLE_THROUGHPUT, True, "Samples/s", "1/s", "sampling throughput"),
         MetricSpec(PEAK_MEMORY_MB, False, "Peak memory", "MiB", "peak resident memory"),
         MetricSpec(FEATURE_NET_ACCURACY, None, "Feature net acc.", "", "test accuracy"),
@@ -251,6 +256,20 @@ def ratio_key(model: str) -> str:
     return f"{ENERGY_RATIO}[{model}]"
 
 
+def call_energy_key(model: str) -> str:
+    """The column of energy per denoiser call under energy model ``model`` (a diffusion row's
+    energy per sample divided by its :data:`DENOISER_CALLS`)."""
+    return f"{ENERGY_NJ}_per_call[{model}]"
+
+
+def call_energy_spec(model: str) -> MetricSpec:
+    """The spec of :func:`call_energy_key` of ``model``: shown for diffusion rows only."""
+    energy = METRICS[ENERGY_NJ]
+    return MetricSpec(call_energy_key(model), False, f"Energy/call {model}", energy.unit,
+                      f"energy per denoiser call under {model}", fmt=energy.fmt,
+                      families=frozenset({"diffusion"}))
+
+
 def energy_specs(model: str) -> tuple[MetricSpec, MetricSpec]:
     """The specs of :func:`energy_key` and :func:`ratio_key` of ``model``: formatted and ranked
     as :data:`ENERGY_NJ` and :data:`ENERGY_RATIO`, labelled with the model, never checked (the
@@ -267,7 +286,8 @@ def table_columns(energy_models: tuple[str, ...] | list[str] | None = None,
     """The summary tables' metric columns, in their :attr:`MetricSpec.column` order.
 
     With ``energy_models``, the energy and ratio columns are replaced by a pair per model
-    (:func:`energy_specs`), in the order given.
+    (:func:`energy_specs`) and its energy per denoiser call (:func:`call_energy_spec`, diffusion
+    rows only), in the order given.
     """
     columns = sorted((m for m in METRICS.values() if m.column is not None),
                      key=lambda m: m.column if m.column is not None else 0)
@@ -276,7 +296,8 @@ def table_columns(energy_models: tuple[str, ...] | list[str] | None = None,
     out: list[MetricSpec] = []
     for m in columns:
         if m.key == ENERGY_NJ:
-            out += [spec for model in energy_models for spec in energy_specs(model)]
+            out += [spec for model in energy_models
+                    for spec in (*energy_specs(model), call_energy_spec(model))]
         elif m.key != ENERGY_RATIO:
             out.append(m)
     return tuple(out)

@@ -21,4 +21,8 @@ TINY_CONFIGS: dict[str, dict] = {
     "stdp-ae": {"timesteps": 5, "channels": [4], "kernels": [3], "thresholds": [3.0], "pools": [4],
                 "wta_k": [2], "wta_radius": [1], "stdp_images": [32], "stdp_batch": 8,
                 "n_encode": 64, "n_components": 3, "em_iters": 5},
+    "ann-ddpm": {"epochs": 1, "channels": [2, 3], "diffusion_steps": 20, "sampler_steps": 2,
+                 "batch_size": 32},
+    "surrogate-ddpm": {"epochs": 1, "channels": [2, 3], "diffusion_steps": 20,
+                       "sampler_steps": 2, "batch_size": 32, "timesteps": 2},
 }
