@@ -20,8 +20,13 @@ def test_keys_and_order_are_stable():
 def test_table_columns_are_the_declared_ones_in_their_order():
     assert [m.key for m in K.table_columns()] == [
         K.FID, K.FID_AE, K.KID, K.PRECISION, K.RECALL, K.RECON_MSE, K.SPIKES, K.SYNAPTIC_OPS,
-        K.MACS, K.ENERGY_NJ, K.ENERGY_RATIO, K.TIMESTEPS, K.TRAIN_SECONDS, K.CLASSES_AT_5PCT,
-        K.TOP_CLASS_SHARE]
+        K.MACS, K.ENERGY_NJ, K.ENERGY_RATIO, K.TIMESTEPS, K.DENOISER_CALLS, K.TRAIN_SECONDS,
+        K.CLASSES_AT_5PCT, K.TOP_CLASS_SHARE]
+    # a table-time energy model brings its energy, ratio and (diffusion rows only) energy per call
+    assert [m.key for m in K.table_columns(("fp32-compute",))][9:12] == [
+        K.energy_key("fp32-compute"), K.ratio_key("fp32-compute"),
+        K.call_energy_key("fp32-compute")]
+    assert K.spec(K.DENOISER_CALLS).families == frozenset({"diffusion"})
     counts = [m.key for m in K.table_columns() if not m.bold_best]
     assert counts == [K.SPIKES, K.SYNAPTIC_OPS, K.MACS]  # operation kinds are not ranked
     assert not K.spec(K.TIMESTEPS).show_std
@@ -57,7 +62,7 @@ def test_contradictory_declarations_are_refused(monkeypatch):
     with pytest.raises(ValueError, match="'kid_std' has a check floor but no better direction"):
         K._validate()
     bad[K.KID_STD] = dataclasses.replace(kid_std, column=0)
-    with pytest.raises(ValueError, match="numbered 0..15 once each"):
+    with pytest.raises(ValueError, match="numbered 0..16 once each"):
         K._validate()
     bad[K.KID_STD] = dataclasses.replace(kid_std, families=frozenset({"vea"}))
     with pytest.raises(ValueError, match=r"unknown families \['vea'\]"):

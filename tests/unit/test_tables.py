@@ -23,7 +23,9 @@ from benchmarks.metrics.energy import TABLE_ENERGY_MODELS
 from benchmarks.tables import build_tables, load_records, write_tables
 
 #: The default table's columns: the record metrics, the energy pair per table-time model.
-COLUMNS = K.table_columns(TABLE_ENERGY_MODELS)
+# the fixture records have no diffusion rows: their columns (denoiser calls, energy per call) stay out
+COLUMNS = tuple(spec for spec in K.table_columns(TABLE_ENERGY_MODELS)
+                if spec.families != frozenset({"diffusion"}))
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "records"
 
@@ -630,3 +632,33 @@ def test_an_unknown_energy_model_is_rejected_with_the_known_names(records):
                                          r"'fp32-compute'.*known: \['fp32-compute', "
                                          r"'int8-compute', 'memory-aware'\]"):
         build_tables(records, ("fp16-compute",))
+
+
+def _as_diffusion(record, adapter: str, backend: str, label: str, calls: float):
+    r = copy.deepcopy(dict(record))
+    r["adapter"] = {**r["adapter"], "name": adapter, "backend": backend, "family": "diffusion",
+                    "label": label}
+    r["cell_id"] = f"{label}__{r['dataset']['name']}__seed{r['seed']}"
+    r["metrics"] = {**r["metrics"], K.DENOISER_CALLS: calls}
+    return r
+
+
+def test_diffusion_rows_bring_calls_and_energy_per_call_and_their_ann_twin(records):
+    ann_vae = [r for r in records if r["adapter"]["label"] == "ann-vae" and r["status"] == "ok"]
+    snn = [r for r in records if r["adapter"]["label"] == "surrogate-vae-T4"
+           and r["status"] == "ok"]
+    extra = ([_as_diffusion(r, "ann-ddpm", "ann", "ann-ddpm", 10.0) for r in ann_vae]
+             + [_as_diffusion(r, "surrogate-ddpm", "surrogate", "surrogate-ddpm", 10.0)
+                for r in snn])
+    model = "fp32-compute"
+    tables = build_tables(extra, energy_models=(model,))
+    keys = [spec.key for spec in tables[0].columns]
+    assert K.DENOISER_CALLS in keys and K.call_energy_key(model) in keys
+    assert K.RECON_MSE not in keys  # no row of the table reconstructs
+    row = next(r for _, r in tables[0].rows.iterrows() if r["label"] == "surrogate-ddpm")
+    energy, per_call = F.value(row, K.energy_key(model)), F.value(row, K.call_energy_key(model))
+    assert per_call == pytest.approx(energy / 10)
+    assert tables[0].baselines["surrogate-ddpm"] == "ann-ddpm"
+    # the same records without diffusion rows: no such column
+    keys = [spec.key for spec in build_tables(ann_vae, energy_models=(model,))[0].columns]
+    assert K.DENOISER_CALLS not in keys and K.call_energy_key(model) not in keys
