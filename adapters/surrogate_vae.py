@@ -290,7 +290,8 @@ class SurrogateVAE(SurrogateAdapter):
         c = self.config
         code_gen = make_generator(split_seed(_RECONSTRUCT_SEED, "coding"))
         noise_gen = make_generator(split_seed(_RECONSTRUCT_SEED, "latent"))
-        counter = OpCounter().watch_synapses(self.encoder)
+        # "enc." keeps the step posterior's latent synapses apart from the latent spike train
+        counter = OpCounter().watch_synapses(self.encoder, prefix="enc.")
         counter.watch_spikes(spiking_modules("enc", self.encoder))
         latents = []
         with counter:
