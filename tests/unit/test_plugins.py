@@ -230,7 +230,7 @@ class _Broken(AnnVAE):
 
 
 class WrongFamily(_Broken):
-    family: ClassVar[str] = "diffusion"
+    family: ClassVar[str] = "flow"
 
 
 class AcceptsAnyKey(_Broken):
@@ -276,7 +276,7 @@ class ForgetfulLoad(_Broken):
 
 
 @pytest.mark.parametrize(("cls", "check", "found"), [
-    (WrongFamily, "interface", "family is 'diffusion'; allowed: ['autoencoder', 'gan', 'vae']"),
+    (WrongFamily, "interface", "family is 'flow'; allowed: ['autoencoder', 'diffusion', 'gan', 'vae']"),
     (AcceptsAnyKey, "config", "an unknown key 'no_such_key_' was accepted"),
     (NoFitReport, "fit", "fit returned a NoneType; expected a FitReport"),
     (OutOfRange, "sample", "returned values in [0."),
