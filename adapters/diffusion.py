@@ -19,8 +19,8 @@ DDPM's objective written for ``x̂_0`` with its weight clipped (min-SNR-γ, Hang
 
 (mean over pixels), ``SNR_k = ᾱ_k/(1-ᾱ_k)``, ``γ = 5``. DDPM's ε-loss is the same expression
 with the weight ``SNR_k`` unclipped, which on a short budget spends the training on the lowest
-noise levels: with the ε-loss, 1,900 steps gave noise-like samples where this loss gave strokes
-(docs/experiments/2026-12-05-spiking-diffusion.md). The sampler is DDIM's deterministic update
+noise levels (docs/experiments/2026-12-05-spiking-diffusion.md).
+The sampler is DDIM's deterministic update
 (Song et al. 2021, ``η = 0``) over ``S`` steps ``K = k_0 > k_1 > ... > k_S = 0``:
 ``ε̂ = (x_k - √ᾱ_k x̂_0)/√(1-ᾱ_k)``, ``x_s = √ᾱ_s x̂_0 + √(1-ᾱ_s) ε̂``; the image is
 ``(x_0 + 1)/2``. This is the noise of the published spiking diffusion models (SDDPM, FSDDIM): the
@@ -77,6 +77,7 @@ from adapters.base import AdapterConfig, FitReport, ProgressFn, config_field
 from adapters.coding import make_generator, split_seed
 from adapters.opcount import OpCounter
 from adapters.seeding import init_parameters_
+from adapters.spiking import synaptic_currents
 from adapters.torch_adapter import (
     TORCH_DEVICES,
     EpochHistory,
@@ -169,27 +170,28 @@ def step_features(k: Tensor, steps: int) -> Tensor:
 class SpikingBlock(nn.Module):
     """LIF neurons fed by ``synapse`` over ``T`` steps (the spiking kit's neuron equations).
 
-    ``forward(inp, bias)``: ``inp`` is ``(T, N, ...)`` spikes, or ``(N, ...)`` values taken as a
-    constant input (its current computed once and held for the ``T`` steps); ``bias`` is a
-    per-channel current ``(N, C)`` added at every step. Returns ``(T, N, C, H, W)`` spikes.
+    ``forward(inp, bias, extra)``: ``inp`` is ``(T, N, ...)`` spikes, or ``(N, ...)`` values
+    taken as a constant input (its current computed once and held for the ``T`` steps); ``bias``
+    is a per-channel current ``(N, C)`` added at every step, ``extra`` an optional current
+    ``(T, N, C, H, W)`` from other synapses (the skip connection). Returns ``(T, N, C, H, W)``
+    spikes.
     """
 
     def __init__(self, synapse: nn.Module, neuron: nn.Module, timesteps: int) -> None:
         super().__init__()
         self.synapse, self.neuron, self.timesteps = synapse, neuron, timesteps
 
-    def forward(self, inp: Tensor, bias: Tensor) -> Tensor:
-        extra = bias[:, :, None, None]
+    def forward(self, inp: Tensor, bias: Tensor, extra: Tensor | None = None) -> Tensor:
         if inp.dim() == 4:  # constant input: one current for every step
-            cur = self.synapse(inp) + extra
-            currents = [cur] * self.timesteps
+            cur = self.synapse(inp).unsqueeze(0).expand(self.timesteps, -1, -1, -1, -1)
         else:
-            steps, batch = inp.shape[:2]
-            cur = self.synapse(inp.flatten(0, 1))
-            currents = list((cur.view(steps, batch, *cur.shape[1:]) + extra).unbind(0))
-        mem = torch.zeros_like(currents[0])
+            cur = synaptic_currents(self.synapse, inp)
+        cur = cur + bias[None, :, :, None, None]
+        if extra is not None:
+            cur = cur + extra
+        mem = torch.zeros_like(cur[0])
         out = []
-        for cur_t in currents:
+        for cur_t in cur.unbind(0):
             spk, mem = self.neuron(cur_t, mem)
             out.append(spk)
         return torch.stack(out)
@@ -211,8 +213,8 @@ class Denoiser(nn.Module):
                  neuron: Any = None, timesteps: int = 1, beta: float = 1.0) -> None:
         super().__init__()
         c1, c2 = channels
-        self.steps, self.spiking, self.timesteps, self.beta = steps, neuron is not None, \
-            timesteps, beta
+        self.steps, self.timesteps, self.beta = steps, timesteps, beta
+        self.spiking = neuron is not None
         self.embed = nn.Linear(_EMBED, 3 * c1 + 2 * c2)
         self.splits = (c1, c2, c2, c1, c1)
         synapses = {
@@ -225,7 +227,6 @@ class Denoiser(nn.Module):
         self.skip = nn.Conv2d(c1, c1, 3, padding=1)
         self.out = nn.Conv2d(c1, 4, 3, padding=1)
         if self.spiking:
-            # "merge" sums the skip's current into the up path's spikes' current: its own block
             self.blocks = nn.ModuleDict({name: SpikingBlock(syn, neuron(), timesteps)
                                          for name, syn in synapses.items()})
         else:
@@ -253,37 +254,18 @@ class Denoiser(nn.Module):
         s2 = b["down"](s1, bias[1])
         s3 = b["mid"](s2, bias[2])
         s4 = b["up"](s3, bias[3])
-        skip = _per_step(self.skip, s1)
-        s5 = _merge(b["merge"], s4, skip, bias[4])
+        s5 = b["merge"](s4, bias[4], synaptic_currents(self.skip, s1))
         return F.pixel_shuffle(self._readout(s5), 2)
 
     def _readout(self, spikes: Tensor) -> Tensor:
         """Mean membrane potential of non-firing integrators ``U[t] = β U[t-1] + I[t]``."""
-        cur = _per_step(self.out, spikes)
+        cur = synaptic_currents(self.out, spikes)
         mem = torch.zeros_like(cur[0])
         total = torch.zeros_like(cur[0])
         for cur_t in cur.unbind(0):
             mem = self.beta * mem + cur_t
             total = total + mem
         return total / cur.shape[0]
-
-
-def _per_step(synapse: nn.Module, spikes: Tensor) -> Tensor:
-    """``synapse`` on every step of ``(T, N, ...)`` spikes in one call: ``(T, N, ...)``."""
-    steps, batch = spikes.shape[:2]
-    cur = synapse(spikes.flatten(0, 1))
-    return cur.view(steps, batch, *cur.shape[1:])
-
-
-def _merge(block: SpikingBlock, spikes: Tensor, skip: Tensor, bias: Tensor) -> Tensor:
-    """The merge layer: its own synapses' current plus the skip current, into its neurons."""
-    cur = _per_step(block.synapse, spikes) + skip + bias[None, :, :, None, None]
-    mem = torch.zeros_like(cur[0])
-    out = []
-    for cur_t in cur.unbind(0):
-        spk, mem = block.neuron(cur_t, mem)
-        out.append(spk)
-    return torch.stack(out)
 
 
 # -- the adapters' shared part -------------------------------------------------------------------
@@ -294,15 +276,13 @@ class DiffusionConfig(AdapterConfig):
     Attributes:
         noise: ``"gaussian"`` or ``"bernoulli"`` (module doc). Gaussian: the published spiking
             diffusion models' noise.
-        channels: ``(c1, c2)``, the denoiser's channels at 14×14 and 7×7. (16, 32): a spiking
-            cell of the diffusion suite (training and 10,000 samples) then fits in about ten
-            minutes of one CPU thread; (32, 64) takes about twice as long per step (not tuned
-            for quality).
+        channels: ``(c1, c2)``, the denoiser's channels at 14×14 and 7×7. (16, 32): small
+            enough for a spiking cell of the diffusion suite to fit the quick protocol's ten
+            minutes of one CPU thread (not tuned for quality).
         diffusion_steps: ``K >= 1``, the forward process's steps. 1000: DDPM's.
         sampler_steps: ``S``, denoiser calls per generated image, in ``[1, K]``. 10: few enough
             for 10,000 samples on a CPU; the sweep suite varies it.
-        epochs: passes over the training set, ``>= 1``. 4: a spiking cell of the diffusion suite
-            then trains in about 5 minutes of one CPU thread.
+        epochs: passes over the training set, ``>= 1``. 4: the diffusion suite's CPU budget.
         batch_size: images per Adam step, ``>= 1``. 128: the other rows' batch.
         lr: Adam learning rate ``> 0``. 1e-3: Adam's default.
         ema: decay of the exponential moving average of the weights that generate, in
