@@ -12,23 +12,13 @@ import adapters
 from adapters.coding import bernoulli, make_generator
 from adapters.device import place, resolve_device
 from adapters.spiking import bernoulli_spikes
+from tests.contract.tiny_configs import TINY_CONFIGS
 from tests.fakes import blobs
 
-#: A tiny config per torch adapter (seconds each on one thread).
-TINY: dict[str, dict] = {
-    "ann-vae": {"epochs": 1, "hidden": 16, "latent": 4, "batch_size": 16},
-    "ann-vae-gaussian": {"epochs": 1, "hidden": 16, "latent": 4, "batch_size": 16},
-    "ann-vae-learned-prior": {"epochs": 1, "hidden": 16, "latent": 4, "batch_size": 16,
-                              "prior_hidden": 8},
-    "ann-gan": {"epochs": 1, "hidden": 16, "noise_dim": 4, "batch_size": 16},
-    "surrogate-vae": {"epochs": 1, "hidden": [16], "latent": 4, "batch_size": 16,
-                      "timesteps": 3},
-    "surrogate-gan": {"epochs": 1, "hidden": [16], "noise_dim": 4, "batch_size": 16,
-                      "timesteps": 3},
-    "stdp-ae": {"timesteps": 4, "channels": [4], "kernels": [3], "thresholds": [3.0],
-                "pools": [4], "wta_k": [2], "wta_radius": [1], "stdp_images": [16],
-                "stdp_batch": 8, "n_encode": 32, "n_components": 2, "em_iters": 3},
-}
+#: The contract test's tiny config of every adapter that runs torch code (seconds each).
+TINY: dict[str, dict] = {name: TINY_CONFIGS[name] for name in (
+    "ann-vae", "ann-vae-gaussian", "ann-vae-learned-prior", "ann-gan", "surrogate-vae",
+    "surrogate-gan", "stdp-ae", "ann-ddpm", "surrogate-ddpm")}
 _LIBRARY = {"surrogate": "snntorch", "stdp": "spyker"}
 
 
