@@ -49,13 +49,20 @@ the clean image's spike probabilities, i.e. its intensities, rather than one bin
 
 **Denoiser** (:class:`Denoiser`), a small U-Net sized for 28×28 on a CPU budget: the image is
 folded into 2×2 patches (``pixel_unshuffle``: ``4×14×14``, no arithmetic), then
-``conv3×3 → c1`` (14×14) ``→ conv3×3/2 → c2`` (7×7) ``→ conv3×3 → c2`` ``→ convT4×4/2 → c1``
-(14×14) plus a skip ``conv3×3`` from the first layer, ``→ conv3×3 → 4`` and unfolded to 28×28.
-The step ``k`` enters as a bias current per channel of each hidden layer, a linear map of
-sinusoidal features of ``k``. Spiking (:class:`SpikingBlock`): each hidden layer is LIF neurons
-simulated over ``T`` steps; the first layer's input (``x_k``: real values, or the spike frame of
-the Bernoulli kind) is a constant input current computed once per call, the output is the mean
-membrane potential of non-firing integrators. Non-spiking: the same synapses with ReLU.
+``conv3×3 → c1`` (14×14) ``→ conv3×3/2 → c2`` (7×7), then with three levels
+``→ conv3×3/2 → c3`` (4×4) ``→ conv3×3 → c3 → convT3×3/2 → c2`` (7×7) plus a skip ``conv3×3``
+from the 7×7 layer (with two: ``→ conv3×3 → c2``), ``→ convT4×4/2 → c1`` (14×14)
+``→ conv3×3 → c1`` plus a skip ``conv3×3`` from the first layer, ``→ conv3×3 → 4`` and unfolded
+to 28×28. The 4×4 level gives every output pixel the whole image in its receptive field. The step
+``k`` enters as a bias current per channel of each hidden layer, a linear map of sinusoidal
+features of ``k``. Spiking (:class:`SpikingBlock`): each hidden layer is LIF neurons simulated
+over ``T`` steps; the first layer's input (``x_k``: real values, or the spike frame of the
+Bernoulli kind) is a constant input current computed once per call, a skip connection's current
+is added to the input current of the layer it joins, and the output is the mean membrane
+potential of non-firing integrators. Non-spiking: the same synapses with ReLU.
+
+Training: Adam with the gradient's norm clipped (DDPM's 1.0), and the samples are drawn with an
+exponential moving average of the weights.
 
 A generated image costs every denoiser call of the sampler: the counts of a sample are summed over
 its ``S`` calls (per call: divide by ``sampler_steps``).
@@ -201,7 +208,8 @@ class Denoiser(nn.Module):
     """The U-Net-like denoiser (module doc): ``(x_k (N, 1, 28, 28), k (N,)) -> (N, 1, 28, 28)``.
 
     Args:
-        channels: ``(c1, c2)``, the channels at 14×14 and at 7×7.
+        channels: ``(c1, c2)`` or ``(c1, c2, c3)``, the channels at 14×14, 7×7 and 4×4 (two or
+            three levels, module doc).
         steps: the diffusion's ``K`` (scales the step features).
         neuron: ``None`` for the non-spiking denoiser (ReLU), else a function building one layer
             of spiking neurons (:func:`adapters.spiking.neuron_factory`).
@@ -209,22 +217,33 @@ class Denoiser(nn.Module):
         beta: the read-out integrators' decay per step (spiking only).
     """
 
-    def __init__(self, channels: tuple[int, int], steps: int, *,
+    def __init__(self, channels: tuple[int, ...], steps: int, *,
                  neuron: Any = None, timesteps: int = 1, beta: float = 1.0) -> None:
         super().__init__()
-        c1, c2 = channels
+        if len(channels) not in (2, 3):
+            raise ValueError(f"channels must be (c1, c2) or (c1, c2, c3), got {channels}")
+        c1, c2 = channels[:2]
         self.steps, self.timesteps, self.beta = steps, timesteps, beta
         self.spiking = neuron is not None
-        self.embed = nn.Linear(_EMBED, 3 * c1 + 2 * c2)
-        self.splits = (c1, c2, c2, c1, c1)
+        self.deep = len(channels) == 3
         synapses = {
             "inp": nn.Conv2d(4, c1, 3, padding=1),
             "down": nn.Conv2d(c1, c2, 3, stride=2, padding=1),
-            "mid": nn.Conv2d(c2, c2, 3, padding=1),
-            "up": nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1),
-            "merge": nn.Conv2d(c1, c1, 3, padding=1),
         }
+        if self.deep:
+            c3 = channels[2]
+            synapses["down2"] = nn.Conv2d(c2, c3, 3, stride=2, padding=1)      # 7×7 -> 4×4
+            synapses["bottom"] = nn.Conv2d(c3, c3, 3, padding=1)
+            synapses["mid"] = nn.ConvTranspose2d(c3, c2, 3, stride=2, padding=1)  # 4×4 -> 7×7
+        else:
+            synapses["mid"] = nn.Conv2d(c2, c2, 3, padding=1)
+        synapses["up"] = nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1)
+        synapses["merge"] = nn.Conv2d(c1, c1, 3, padding=1)
+        self.splits = tuple(syn.out_channels for syn in synapses.values())
+        # registration order = the order init_parameters_ draws the initial weights in
+        self.embed = nn.Linear(_EMBED, sum(self.splits))
         self.skip = nn.Conv2d(c1, c1, 3, padding=1)
+        self.skip2 = nn.Conv2d(c2, c2, 3, padding=1) if self.deep else None
         self.out = nn.Conv2d(c1, 4, 3, padding=1)
         if self.spiking:
             self.blocks = nn.ModuleDict({name: SpikingBlock(syn, neuron(), timesteps)
@@ -237,25 +256,34 @@ class Denoiser(nn.Module):
         return {name: block.neuron for name, block in self.blocks.items()} if self.spiking else {}
 
     def forward(self, x: Tensor, k: Tensor) -> Tensor:
-        bias = self.embed(step_features(k, self.steps)).split(self.splits, dim=1)
+        currents = self.embed(step_features(k, self.steps)).split(self.splits, dim=1)
+        bias = dict(zip(self.blocks, currents, strict=True))
         folded = F.pixel_unshuffle(x, 2)  # (N, 4, 14, 14)
-        b = self.blocks
         if not self.spiking:
-            def act(t: Tensor, i: int) -> Tensor:
-                return F.relu(t + bias[i][:, :, None, None])
+            def layer(name: str, inp: Tensor, extra: Tensor | None = None) -> Tensor:
+                cur = self.blocks[name](inp)
+                if extra is not None:
+                    cur = cur + extra
+                return F.relu(cur + bias[name][:, :, None, None])
 
-            h1 = act(b["inp"](folded), 0)
-            h2 = act(b["down"](h1), 1)
-            h3 = act(b["mid"](h2), 2)
-            h4 = act(b["up"](h3), 3)
-            h5 = act(b["merge"](h4) + self.skip(h1), 4)
+            def skip(name: str, inp: Tensor) -> Tensor:
+                return getattr(self, name)(inp)
+        else:
+            def layer(name: str, inp: Tensor, extra: Tensor | None = None) -> Tensor:
+                return self.blocks[name](inp, bias[name], extra)
+
+            def skip(name: str, inp: Tensor) -> Tensor:
+                return synaptic_currents(getattr(self, name), inp)
+        h1 = layer("inp", folded)
+        h2 = layer("down", h1)
+        if self.deep:
+            h3 = layer("mid", layer("bottom", layer("down2", h2)), skip("skip2", h2))
+        else:
+            h3 = layer("mid", h2)
+        h5 = layer("merge", layer("up", h3), skip("skip", h1))
+        if not self.spiking:
             return F.pixel_shuffle(self.out(h5), 2)
-        s1 = b["inp"](folded, bias[0])
-        s2 = b["down"](s1, bias[1])
-        s3 = b["mid"](s2, bias[2])
-        s4 = b["up"](s3, bias[3])
-        s5 = b["merge"](s4, bias[4], synaptic_currents(self.skip, s1))
-        return F.pixel_shuffle(self._readout(s5), 2)
+        return F.pixel_shuffle(self._readout(h5), 2)
 
     def _readout(self, spikes: Tensor) -> Tensor:
         """Mean membrane potential of non-firing integrators ``U[t] = β U[t-1] + I[t]``."""
@@ -276,30 +304,37 @@ class DiffusionConfig(AdapterConfig):
     Attributes:
         noise: ``"gaussian"`` or ``"bernoulli"`` (module doc). Gaussian: the published spiking
             diffusion models' noise.
-        channels: ``(c1, c2)``, the denoiser's channels at 14×14 and 7×7. (16, 32): small
-            enough for a spiking cell of the diffusion suite to fit the quick protocol's ten
-            minutes of one CPU thread (not tuned for quality).
+        channels: ``(c1, c2)`` or ``(c1, c2, c3)``, the denoiser's channels at 14×14, 7×7 and
+            4×4 (two or three levels). (16, 32, 64): three levels, small enough for a spiking
+            cell of the diffusion suite to fit the quick protocol's ten minutes of one CPU
+            thread.
         diffusion_steps: ``K >= 1``, the forward process's steps. 1000: DDPM's.
         sampler_steps: ``S``, denoiser calls per generated image, in ``[1, K]``. 10: few enough
             for 10,000 samples on a CPU; the sweep suite varies it.
         epochs: passes over the training set, ``>= 1``. 4: the diffusion suite's CPU budget.
         batch_size: images per Adam step, ``>= 1``. 128: the other rows' batch.
-        lr: Adam learning rate ``> 0``. 1e-3: Adam's default.
+        lr: Adam learning rate ``> 0``. 4e-3: four times Adam's default, for a training of
+            under 2,000 steps (the gradient is clipped).
         ema: decay of the exponential moving average of the weights that generate, in
             ``[0, 1)`` (0: the last weights). 0.995: an average over about 200 steps, a short
             training's horizon.
+        grad_clip: the gradient's norm is clipped to this before each step, ``>= 0`` (0: not
+            clipped). 1.0: DDPM's.
     """
 
     noise: Noise = "gaussian"
-    channels: tuple[int, int] = config_field((16, 32), ge=1)
+    channels: tuple[int, ...] = config_field((16, 32, 64), ge=1)
     diffusion_steps: int = config_field(1000, ge=1)
     sampler_steps: int = config_field(10, ge=1)
     epochs: int = config_field(4, ge=1)
     batch_size: int = config_field(128, ge=1)
-    lr: float = config_field(1e-3, gt=0.0)
+    lr: float = config_field(4e-3, gt=0.0)
     ema: float = config_field(0.995, ge=0.0, lt=1.0)
+    grad_clip: float = config_field(1.0, ge=0.0)
 
     def check(self) -> None:
+        if len(self.channels) not in (2, 3):
+            raise self.bad("channels", "(c1, c2) or (c1, c2, c3): 2 or 3 ints >= 1")
         if self.sampler_steps > self.diffusion_steps:
             raise self.bad("sampler_steps", f"an int in [1, diffusion_steps="
                                             f"{self.diffusion_steps}]")
@@ -364,7 +399,7 @@ class DiffusionAdapter:
                 x0 = self._bernoulli(v, noise_gen)
                 x_k = self._bernoulli(bernoulli_q_probs(x0, alpha_bar[k]), noise_gen)
                 loss = F.binary_cross_entropy_with_logits(self.denoiser(x_k, k), v)
-            optimiser_step(opt, loss)
+            optimiser_step(opt, loss, clip=c.grad_clip)
             with torch.no_grad():
                 for p_ema, p in zip(ema.parameters(), self.denoiser.parameters(), strict=True):
                     p_ema.lerp_(p, 1.0 - c.ema)

@@ -77,10 +77,14 @@ def shuffled_batches(n: int, batch_size: int, gen: torch.Generator) -> list[Tens
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
-def optimiser_step(opt: torch.optim.Optimizer, loss: Tensor) -> None:
-    """One step of ``opt`` down the gradient of ``loss`` (gradients cleared first)."""
+def optimiser_step(opt: torch.optim.Optimizer, loss: Tensor, *, clip: float = 0.0) -> None:
+    """One step of ``opt`` down the gradient of ``loss`` (gradients cleared first); with
+    ``clip > 0`` the gradient of all of ``opt``'s parameters is first scaled to a norm of at most
+    ``clip``."""
     opt.zero_grad(set_to_none=True)
     loss.backward()
+    if clip > 0:
+        nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], clip)
     opt.step()
 
 

@@ -550,7 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(optional: timesteps, firing_rate, spikes_per_layer, "
                         "neurons_per_layer); without it the energy columns are empty")
     p.add_argument("--label", default="external", help="the row's name (default: external)")
-    p.add_argument("--family", choices=["vae", "gan", "autoencoder"], default="gan",
+    p.add_argument("--family", choices=["vae", "gan", "autoencoder", "diffusion"], default="gan",
                    help="the ANN baseline the energy ratio is taken against (default: gan)")
     p.add_argument("--seed", type=int, default=0,
                    help="the seed the samples were made with (the record's seed; default 0)")

@@ -150,43 +150,74 @@ def test_samples_have_the_image_shape_and_range_and_repeat_with_the_seed(name, n
         model.reconstruct(images[:2])
 
 
-# Connections of one denoiser call with channels (2, 3), by hand. Per spatial dimension: a 3×3
-# conv (padding 1) on 14 or 7 positions reaches 3·14 - 2 = 40 or 3·7 - 2 = 19 input taps (the
-# border outputs miss one); the stride-2 conv 14 -> 7 reaches 3·7 - 1 = 20 (only the first output
-# misses one); the 4×4 stride-2 transposed conv 7 -> 14 places 4·7 - 2 = 26 (the first and last
-# inputs lose one output each).
-EMBED = 32 * (3 * 2 + 2 * 3)          # the step features -> 12 bias currents
+# Connections of one denoiser call, by hand, with channels (2, 3) and (2, 3, 5). Per spatial
+# dimension: a 3×3 conv (padding 1) on 14, 7 or 4 positions reaches 3·14 - 2 = 40, 3·7 - 2 = 19
+# or 3·4 - 2 = 10 input taps (the border outputs miss one); the stride-2 conv 14 -> 7 reaches
+# 3·7 - 1 = 20 (only the first output misses one), 7 -> 4 reaches 2 + 3 + 3 + 2 = 10 (the first
+# and last outputs miss one); the 4×4 stride-2 transposed conv 7 -> 14 places 4·7 - 2 = 26 (the
+# first and last inputs lose one output each), the 3×3 one 4 -> 7 places 3·4 - 2 = 10.
 INP = 40 * 40 * 4 * 2                 # 4 folded pixels -> c1 = 2, at 14×14
 DOWN = 20 * 20 * 2 * 3                # c1 -> c2, 14 -> 7
-MID = 19 * 19 * 3 * 3                 # c2 -> c2 at 7×7
 UP = 26 * 26 * 3 * 2                  # c2 -> c1, 7 -> 14
 MERGE = SKIP = 40 * 40 * 2 * 2        # c1 -> c1 at 14×14
 OUT = 40 * 40 * 2 * 4                 # c1 -> 4 folded pixels
-HIDDEN = DOWN + MID + UP + MERGE + SKIP + OUT
+COUNTS = {
+    # channels: (step features -> bias currents, every synapse after the input layer, neurons)
+    (2, 3): (32 * (2 + 3 + 3 + 2 + 2),
+             DOWN + 19 * 19 * 3 * 3 + UP + MERGE + SKIP + OUT,      # mid: c2 -> c2 at 7×7
+             2 * 14 * 14 + 3 * 7 * 7 * 2 + 2 * 14 * 14 * 2),
+    (2, 3, 5): (32 * (2 + 3 + 5 + 5 + 3 + 2 + 2),
+                DOWN + 10 * 10 * 3 * 5 + 10 * 10 * 5 * 5            # down2 7 -> 4, bottom 4×4
+                + 10 * 10 * 5 * 3 + 19 * 19 * 3 * 3                 # mid 4 -> 7, skip2 at 7×7
+                + UP + MERGE + SKIP + OUT,
+                2 * 14 * 14 + 3 * 7 * 7 + 5 * 4 * 4 * 2 + 3 * 7 * 7 + 2 * 14 * 14 * 2),
+}
 
 
-def test_ann_ddpm_counts_every_call_of_its_sampler_by_hand(images):
-    model = adapters.create("ann-ddpm", TINY)
+@pytest.mark.parametrize("channels", list(COUNTS))
+def test_ann_ddpm_counts_every_call_of_its_sampler_by_hand(channels):
+    model = adapters.create("ann-ddpm", {**TINY, "channels": list(channels)})
     model.sample(5, seed=0)
     c = model.op_counts()
-    per_call = EMBED + INP + HIDDEN
+    embed, hidden, _ = COUNTS[channels]
+    per_call = embed + INP + hidden
     assert (c.macs, c.dense_macs, c.synaptic_ops, c.spikes, c.timesteps) == \
         (3 * per_call, 3 * per_call, 0, 0, 1)
 
 
+@pytest.mark.parametrize("channels", list(COUNTS))
 @pytest.mark.parametrize("noise", ["gaussian", "bernoulli"])
-def test_surrogate_ddpm_counts_each_call_over_its_spike_steps(noise):
+def test_surrogate_ddpm_counts_each_call_over_its_spike_steps(noise, channels):
     steps = 2
-    model = adapters.create("surrogate-ddpm", {**TINY, "noise": noise, "timesteps": steps})
+    model = adapters.create("surrogate-ddpm", {**TINY, "noise": noise, "timesteps": steps,
+                                               "channels": list(channels)})
     model.sample(5, seed=0)
     c = model.op_counts()
+    embed, hidden, neurons = COUNTS[channels]
     # the input current is computed once per call; the spiking layers run every spike step
-    assert c.dense_macs == 3 * (EMBED + INP + steps * HIDDEN)
+    assert c.dense_macs == 3 * (embed + INP + steps * hidden)
     assert c.timesteps == steps
     if noise == "gaussian":  # x_k is real-valued: the input layer multiplies
-        assert c.macs == 3 * (EMBED + INP)
+        assert c.macs == 3 * (embed + INP)
     else:  # x_k is a spike frame: the input layer accumulates, one op per spike and synapse
-        assert c.macs == 3 * EMBED
+        assert c.macs == 3 * embed
         assert c.synaptic_ops > 0
-    # per sample: 3 calls × 2 spike steps × the neurons of inp, down, mid, up and merge
-    assert c.neuron_updates == 3 * steps * (2 * 14 * 14 + 3 * 7 * 7 * 2 + 2 * 14 * 14 * 2)
+    # per sample: 3 calls × 2 spike steps × the neurons of every spiking layer
+    assert c.neuron_updates == 3 * steps * neurons
+
+
+def test_channels_are_two_or_three_levels():
+    for bad in ([16], [16, 32, 64, 128]):
+        with pytest.raises(ValueError, match=r"channels must be \(c1, c2\) or \(c1, c2, c3\)"):
+            adapters.create("ann-ddpm", {"channels": bad})
+
+
+
+@pytest.mark.parametrize(("clip", "after"), [(1.0, [2.4, 3.2]), (0.0, [-27.0, -36.0])])
+def test_optimiser_step_clips_the_gradient_norm(clip, after):
+    from adapters.torch_adapter import optimiser_step
+
+    w = torch.nn.Parameter(torch.tensor([3.0, 4.0]))
+    opt = torch.optim.SGD([w], lr=1.0)
+    optimiser_step(opt, 10 * (w * torch.tensor([3.0, 4.0])).sum(), clip=clip)  # gradient norm 50
+    assert torch.allclose(w.detach(), torch.tensor(after))

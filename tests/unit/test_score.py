@@ -316,3 +316,12 @@ def test_real_images_score_near_the_data_floor_and_noise_near_the_ceiling(tmp_pa
     assert abs(scores["real-train"][K.FID] - floor) < 0.25 * floor + 1.0
     assert abs(scores["noise"][K.FID] - ceiling) < 0.05 * ceiling
     assert scores["real-train"][K.CLASSES_AT_5PCT] == 10.0
+
+
+def test_the_score_command_offers_every_family():
+    from adapters.base import FAMILIES
+    from benchmarks.__main__ import build_parser
+
+    score = build_parser()._subparsers._group_actions[0].choices["score"]
+    family = next(a for a in score._actions if a.dest == "family")
+    assert set(family.choices) == FAMILIES
