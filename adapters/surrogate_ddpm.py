@@ -29,8 +29,9 @@ class SurrogateDDPM(DiffusionAdapter, SurrogateAdapter):
         """:class:`~adapters.diffusion.DiffusionConfig`'s fields, then the neurons'.
 
         Attributes:
-            timesteps: ``T >= 1`` spike steps per denoiser call. 2: at the diffusion suite's
-                budget the best of T in {2, 4, 8}, at half the cost of 4 (FSDDIM's and SDDPM's).
+            timesteps: ``T >= 1`` spike steps per denoiser call. 2: the most that keeps a cell
+                of the diffusion suite within the quick protocol's ten minutes of one CPU thread
+                (4, FSDDIM's and SDDPM's, scores better and takes about eleven).
             beta: LIF decay per step, in ``(0, 1]``. 0.9: the spiking kit's default.
             surrogate: ``"fast_sigmoid"`` or ``"atan"``, and ``slope``: the spike's backward
                 pass (the spiking kit's defaults).

@@ -230,12 +230,15 @@ def load_records(folder: Path) -> list[Record]:
 
 
 def git_revision(repo: Path | None = None) -> str:
-    """Short commit of the working tree, with ``+dirty`` when it has uncommitted changes."""
+    """Short commit of the working tree, with ``+dirty`` when a tracked file outside ``results/``
+    has uncommitted changes. ``results/`` is left out: a refresh of the committed reference
+    rewrites its records, tables and figures while it runs, and they are outputs, not code."""
     repo = repo or Path(__file__).resolve().parent.parent
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True,
                              text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                ".", ":(exclude)results"], cwd=repo,
                                capture_output=True, text=True, timeout=10).stdout.strip()
         return rev + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):

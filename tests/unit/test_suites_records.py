@@ -199,3 +199,24 @@ def test_environment_names_the_cpu_model(monkeypatch, tmp_path):
         cpuinfo if path == "/proc/cpuinfo" else path, *a, **k))
     env = rec.environment(threads=1)
     assert env["cpu"] == "AMD EPYC 9B14" and env["threads"] == 1
+
+
+def test_git_revision_is_dirty_for_code_changes_but_not_for_results(tmp_path):
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "r.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    clean = rec.git_revision(tmp_path)
+    assert clean and not clean.endswith("+dirty")
+    (tmp_path / "results" / "r.json").write_text('{"a": 1}')   # a refresh rewrites the reference
+    (tmp_path / "new.py").write_text("")                        # untracked files do not count
+    assert rec.git_revision(tmp_path) == clean
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert rec.git_revision(tmp_path) == clean + "+dirty"
