@@ -29,9 +29,9 @@ class SurrogateDDPM(DiffusionAdapter, SurrogateAdapter):
         """:class:`~adapters.diffusion.DiffusionConfig`'s fields, then the neurons'.
 
         Attributes:
-            timesteps: ``T >= 1`` spike steps per denoiser call. 2: the most that keeps a cell
-                of the diffusion suite within the quick protocol's ten minutes of one CPU thread
-                (4, FSDDIM's and SDDPM's, scores better and takes about eleven).
+            timesteps: ``T >= 1`` spike steps per denoiser call. 2: the most that keeps a
+                diffusion-suite cell within the quick protocol's ten minutes of one CPU thread
+                (FSDDIM and SDDPM use 4).
             beta: LIF decay per step, in ``(0, 1]``. 0.9: the spiking kit's default.
             surrogate: ``"fast_sigmoid"`` or ``"atan"``, and ``slope``: the spike's backward
                 pass (the spiking kit's defaults).

@@ -212,7 +212,6 @@ def test_channels_are_two_or_three_levels():
             adapters.create("ann-ddpm", {"channels": bad})
 
 
-
 @pytest.mark.parametrize(("clip", "after"), [(1.0, [2.4, 3.2]), (0.0, [-27.0, -36.0])])
 def test_optimiser_step_clips_the_gradient_norm(clip, after):
     from adapters.torch_adapter import optimiser_step
