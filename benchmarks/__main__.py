@@ -260,13 +260,23 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     # scored rows (python -m benchmarks score) are listed as cells the reference does not have
     records = _suite_records(args.run_dir, suite, "--run-dir", _run_hint(args.suite, args.run_dir),
                              scored=True)
+    # runs of the suite on other kinds of CPU, each under its own feature networks
+    pool_dir = Path(args.reference) / suite.name / "pool"
+    pools = {p.name: _suite_records(p, suite, "--reference", "")
+             for p in sorted(pool_dir.glob("*")) if (p / suite.name / "records").is_dir()}
+    reference, pooled = check.match_reference(reference, pools, records)
+    for dataset, name in pooled.items():
+        log.info("%s: compared with the pooled reference %s, measured with the run's feature "
+                 "network", dataset, pool_dir / name)
     run_it = f"run it: python -m benchmarks run --suite {args.suite}{_results_flag(args.run_dir)}"
     comparison = check.compare_runs(
         reference, records, suite.name,
         expected=[(cell.entry.label, cell.dataset, cell.seed) for cell in cells],
         wording=dataclasses.replace(check.COMPARE_WORDING, missing_hint=run_it))
-    text = check.render_comparison(comparison, run=_shown(Path(args.run_dir) / suite.name),
-                                   reference=_shown(Path(args.reference) / suite.name))
+    text = check.render_comparison(
+        comparison, run=_shown(Path(args.run_dir) / suite.name),
+        reference=_shown(Path(args.reference) / suite.name),
+        pooled={d: _shown(pool_dir / name / suite.name) for d, name in pooled.items()})
     out = args.out or Path(args.run_dir) / suite.name / "tables" / "comparison.md"
     atomic_write_text(out, text)
     if args.json:
@@ -507,7 +517,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", type=Path, default=rec.DEFAULT_RUNS,
                    help="the run's results folder (its --results-dir; default: runs/)")
     p.add_argument("--reference", type=Path, default=rec.DEFAULT_RESULTS,
-                   help="the reference results folder (default: the committed results/)")
+                   help="the reference results folder (default: the committed results/); a "
+                        "data set measured with another feature network than its "
+                        "SUITE/records is compared with the run in SUITE/pool/NAME that was "
+                        "measured with the run's (another kind of CPU's reference)")
     p.add_argument("--out", type=Path, default=None,
                    help="where the Markdown comparison goes (default: "
                         "RUN_DIR/SUITE/tables/comparison.md)")

@@ -724,6 +724,48 @@ class Comparison:
                 "environment": [asdict(d) for d in self.environment]}
 
 
+def match_reference(reference: Sequence[Mapping[str, Any]],
+                    pools: Mapping[str, Sequence[Mapping[str, Any]]],
+                    records: Sequence[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]],
+                                                                   dict[str, str]]:
+    """The reference records to compare a run's ``records`` with, data set by data set.
+
+    A data set's FIDs can only be compared under one feature network, and its weights differ
+    between CPU vendors. So a reference may keep further runs of the same suite made on other
+    kinds of CPU (``results/SUITE/pool/NAME``), each measured with its own feature networks.
+    A data set takes the main reference's records unless the run's ok cells of it were
+    measured with a network that the main reference's were not and a pool's were; then it takes
+    the first such pool's. Anything else (no pool matches, or a side that does not record its
+    network) keeps the main reference, and :func:`compare_runs` says why a cell is not compared.
+
+    Args:
+        reference: the main reference's records of the suite.
+        pools: ``{name: records}`` of the pooled reference runs, in the order to try them.
+        records: the run's records.
+
+    Returns:
+        The chosen records (the main reference's data sets, in its order), and
+        ``{dataset: pool name}`` for each data set taken from a pool.
+    """
+    def nets(source: Sequence[Mapping[str, Any]], dataset: str) -> set[str]:
+        return {h for r in source if r["dataset"]["name"] == dataset and r["status"] == "ok"
+                and (h := _feature_net(r)) is not None}
+
+    chosen: list[Mapping[str, Any]] = []
+    pooled: dict[str, str] = {}
+    for dataset in dict.fromkeys(r["dataset"]["name"] for r in reference):
+        ours = nets(records, dataset)
+        source = None
+        if ours and not ours <= nets(reference, dataset):
+            source = next((name for name, pool in pools.items() if ours <= nets(pool, dataset)),
+                          None)
+        if source is not None:
+            pooled[dataset] = source
+        chosen += [r for r in (reference if source is None else pools[source])
+                   if r["dataset"]["name"] == dataset]
+    return chosen, pooled
+
+
 def compare_runs(reference: Sequence[Mapping[str, Any]], records: Sequence[Mapping[str, Any]],
                  suite_name: str, *, expected: Sequence[tuple[str, str, int]],
                  wording: Wording = COMPARE_WORDING) -> Comparison:
@@ -866,7 +908,8 @@ def _comparison_table(c: Comparison, dataset: str) -> list[str]:
     return _md_table(header, rows)
 
 
-def render_comparison(c: Comparison, *, run: str, reference: str) -> str:
+def render_comparison(c: Comparison, *, run: str, reference: str,
+                      pooled: Mapping[str, str] | None = None) -> str:
     """The comparison as Markdown: one table per data set (each value of the run, the
     reference's mean ± std and tolerance, the verdict), the environment differences, and the
     cells and values that failed or were not compared.
@@ -874,6 +917,8 @@ def render_comparison(c: Comparison, *, run: str, reference: str) -> str:
     Args:
         c: the comparison (:func:`compare_runs`).
         run, reference: how to name the two results folders in the title.
+        pooled: ``{dataset: folder}`` where a data set's reference is a pooled run
+            (:func:`match_reference`), the folder as the title names it.
     """
     verdicts = c.result.verdicts
     count = {name: sum(v.verdict == name for v in verdicts)
@@ -885,6 +930,10 @@ def render_comparison(c: Comparison, *, run: str, reference: str) -> str:
              f"benchmarks check`: max({fmt(K_SIGMA)}·std, rel_floor·|mean|, abs_floor), in the "
              f"metric's worse direction. ok: within it; REGRESSED: worse by more; improved: "
              f"better by more (a note).", "",
+             *(f"For {dataset} the reference is the pooled run `{folder}`: it was measured with "
+               f"the run's feature network, which the main reference was not (their weights "
+               f"differ between CPU vendors)." for dataset, folder in (pooled or {}).items()),
+             *([""] if pooled else []),
              f"**{len(compared)} of {len(c.cells)} cells compared, {len(verdicts)} values: "
              f"{count['ok']} within tolerance, {count['REGRESSED']} worse beyond it, "
              f"{count['improved']} better beyond it, {count['MISSING']} no longer reported.**"]

@@ -161,6 +161,42 @@ def test_a_cell_measured_with_another_feature_network_is_listed_not_compared():
     assert "feature-net-unknown" in {f.kind for f in c.result.notes}
 
 
+def _measured_with(records: list[dict[str, Any]], sha: str, dataset: str,
+                   fid_shift: float = 0.0) -> list[dict[str, Any]]:
+    """``records`` with ``dataset``'s cells measured with feature network ``sha``, their FIDs
+    moved by ``fid_shift``."""
+    out = copy.deepcopy(records)
+    for r in out:
+        if r["dataset"]["name"] == dataset:
+            r["metric_config"]["feature_net_weights_sha256"] = sha
+            r["metrics"][K.FID] += fid_shift
+    return out
+
+
+def test_a_data_set_measured_with_another_network_takes_the_pool_measured_with_it():
+    # another kind of CPU's reference: network B, and FIDs 100 higher than the main reference's
+    pool = _measured_with(_measured_with(REFERENCE, SHA_B, "fashion-mnist", 100.0),
+                          SHA_B, "mnist", 100.0)
+    run = _measured_with(_run(), SHA_B, "fashion-mnist", 100.0)
+    chosen, pooled = check.match_reference(REFERENCE, {"other": [], "amd": pool}, run)
+    assert pooled == {"fashion-mnist": "amd"}
+    assert {r["cell_id"]: r for r in chosen} == \
+        {r["cell_id"]: r for r in REFERENCE if r["dataset"]["name"] == "mnist"} | \
+        {r["cell_id"]: r for r in pool if r["dataset"]["name"] == "fashion-mnist"}
+    c = _compare(chosen, run, _cells(REFERENCE))
+    assert c.passed and {v.verdict for v in c.result.verdicts} == {"ok"}
+    assert {v.dataset for v in c.result.verdicts} == {"mnist", "fashion-mnist"}
+    # against the main reference alone, the same run's Fashion-MNIST cells are not compared
+    assert {f.kind for f in _compare(REFERENCE, run).result.failures} == {"other-feature-net"}
+    # a network no pool was measured with keeps the main reference, and so is not compared
+    third = _measured_with(_run(), "c" * 64, "fashion-mnist")
+    chosen, pooled = check.match_reference(REFERENCE, {"amd": pool}, third)
+    assert pooled == {} and sorted(map(id, chosen)) == sorted(map(id, REFERENCE))
+    # a run measured with the main reference's networks never takes a pool
+    chosen, pooled = check.match_reference(REFERENCE, {"amd": pool}, _run())
+    assert pooled == {} and sorted(map(id, chosen)) == sorted(map(id, REFERENCE))
+
+
 def test_cells_the_reference_has_no_value_for():
     reference = _fixtures(ok_only=False)  # conversion-vae-T32 seed 0 failed there
     run = _run()
@@ -280,6 +316,24 @@ def test_compare_cli_prints_and_writes_the_comparison_and_exits_by_its_verdict(
     missing, unknown = _errors(caplog)[-2:]
     assert f"no records for suite 'fixture' under {tmp_path / 'nothing'} (--reference)" in missing
     assert "no-such-suite" in unknown
+
+
+def test_compare_cli_takes_the_pooled_reference_of_the_runs_feature_network(
+        suite_file, tmp_path, capsys):
+    reference, run = tmp_path / "reference", tmp_path / "run"
+    _write(reference, _ann_vae_mnist())
+    pool = reference / "fixture" / "pool" / "amd-epyc"
+    _write(pool, _measured_with(_ann_vae_mnist(), SHA_B, "mnist", 100.0))
+    _write(run, _measured_with(_ann_vae_mnist(), SHA_B, "mnist", 100.0))
+    args = ["compare", "--suite", str(suite_file), "--run-dir", str(run), "--reference",
+            str(reference)]
+    assert cli.main(args) == 0
+    shown = capsys.readouterr().out
+    assert f"For mnist the reference is the pooled run `{pool / 'fixture'}`" in shown
+    assert "| ann-vae | fid | lower | 112 ± 2 (3) | 11.2 | 110 ok | 112 ok | 114 ok |" in shown
+    shutil.rmtree(pool)
+    assert cli.main(args) == 1  # without the pool: measured with another network
+    assert "other feature net" in capsys.readouterr().out
 
 
 def test_a_default_run_writes_into_runs_never_into_the_reference(suite_file, tmp_path,
