@@ -930,10 +930,10 @@ def render_comparison(c: Comparison, *, run: str, reference: str,
              f"benchmarks check`: max({fmt(K_SIGMA)}·std, rel_floor·|mean|, abs_floor), in the "
              f"metric's worse direction. ok: within it; REGRESSED: worse by more; improved: "
              f"better by more (a note).", "",
-             *(f"For {dataset} the reference is the pooled run `{folder}`: it was measured with "
-               f"the run's feature network, which the main reference was not (their weights "
-               f"differ between CPU vendors)." for dataset, folder in (pooled or {}).items()),
-             *([""] if pooled else []),
+             *(f"For {' and '.join(d for d, f in (pooled or {}).items() if f == folder)} the "
+               f"reference is the pooled run `{folder}`: it was measured with the run's feature "
+               f"network, which the main reference was not (their weights differ between CPU "
+               f"vendors).\n" for folder in dict.fromkeys((pooled or {}).values())),
              f"**{len(compared)} of {len(c.cells)} cells compared, {len(verdicts)} values: "
              f"{count['ok']} within tolerance, {count['REGRESSED']} worse beyond it, "
              f"{count['improved']} better beyond it, {count['MISSING']} no longer reported.**"]
