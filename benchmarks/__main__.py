@@ -280,7 +280,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     out = args.out or Path(args.run_dir) / suite.name / "tables" / "comparison.md"
     atomic_write_text(out, text)
     if args.json:
-        print(json.dumps(comparison.to_dict(), indent=2))
+        print(json.dumps({**comparison.to_dict(), "pooled_reference": {
+            d: str(pool_dir / name / suite.name) for d, name in pooled.items()}}, indent=2))
     else:
         print(text, end="")
     log.info("wrote %s", out)

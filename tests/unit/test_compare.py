@@ -331,6 +331,9 @@ def test_compare_cli_takes_the_pooled_reference_of_the_runs_feature_network(
     shown = capsys.readouterr().out
     assert f"For mnist the reference is the pooled run `{pool / 'fixture'}`" in shown
     assert "| ann-vae | fid | lower | 112 ± 2 (3) | 11.2 | 110 ok | 112 ok | 114 ok |" in shown
+    assert cli.main([*args, "--json"]) == 0
+    pooled = json.loads(capsys.readouterr().out)["pooled_reference"]
+    assert pooled == {"mnist": str(pool / "fixture")}
     shutil.rmtree(pool)
     assert cli.main(args) == 1  # without the pool: measured with another network
     assert "other feature net" in capsys.readouterr().out
