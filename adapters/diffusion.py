@@ -20,7 +20,8 @@ DDPM's objective written for ``x̂_0`` with its weight clipped (min-SNR-γ, Hang
 (mean over pixels), ``SNR_k = ᾱ_k/(1-ᾱ_k)``, ``γ = 5``. DDPM's ε-loss is the same expression
 with the weight ``SNR_k`` unclipped, which on a short budget spends the training on the lowest
 noise levels (docs/experiments/2026-12-05-spiking-diffusion.md). The sampler is DDIM's
-deterministic update (Song et al. 2021, ``η = 0``) over ``S`` steps ``K = k_0 > k_1 > ... > k_S = 0``:
+deterministic update (Song et al. 2021, ``η = 0``) over ``S`` steps
+``K = k_0 > k_1 > ... > k_S = 0``:
 ``ε̂ = (x_k - √ᾱ_k x̂_0)/√(1-ᾱ_k)``, ``x_s = √ᾱ_s x̂_0 + √(1-ᾱ_s) ε̂``; the image is
 ``(x_0 + 1)/2``. This is the noise of the published spiking diffusion models (SDDPM, FSDDIM): the
 one place a Gaussian enters a spiking row, as the denoiser's input current, because the DDPM

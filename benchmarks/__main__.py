@@ -265,9 +265,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     pools = {p.name: _suite_records(p, suite, "--reference", "")
              for p in sorted(pool_dir.glob("*")) if (p / suite.name / "records").is_dir()}
     reference, pooled = check.match_reference(reference, pools, records)
-    for dataset, name in pooled.items():
+    pooled_dirs = {dataset: pool_dir / name / suite.name for dataset, name in pooled.items()}
+    for dataset, folder in pooled_dirs.items():
         log.info("%s: compared with the pooled reference %s, measured with the run's feature "
-                 "network", dataset, pool_dir / name)
+                 "network", dataset, folder)
     run_it = f"run it: python -m benchmarks run --suite {args.suite}{_results_flag(args.run_dir)}"
     comparison = check.compare_runs(
         reference, records, suite.name,
@@ -276,12 +277,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     text = check.render_comparison(
         comparison, run=_shown(Path(args.run_dir) / suite.name),
         reference=_shown(Path(args.reference) / suite.name),
-        pooled={d: _shown(pool_dir / name / suite.name) for d, name in pooled.items()})
+        pooled={dataset: _shown(folder) for dataset, folder in pooled_dirs.items()})
     out = args.out or Path(args.run_dir) / suite.name / "tables" / "comparison.md"
     atomic_write_text(out, text)
     if args.json:
         print(json.dumps({**comparison.to_dict(), "pooled_reference": {
-            d: str(pool_dir / name / suite.name) for d, name in pooled.items()}}, indent=2))
+            dataset: str(folder) for dataset, folder in pooled_dirs.items()}}, indent=2))
     else:
         print(text, end="")
     log.info("wrote %s", out)
